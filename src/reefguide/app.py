@@ -1,0 +1,90 @@
+"""The application factory: `create_app(settings)` builds everything; nothing happens at import."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
+
+from reefguide import __version__
+from reefguide.auth.context import AuthContext
+from reefguide.auth.keys import KeyPair, load_or_create_key_pair
+from reefguide.auth.routes import jwks_router
+from reefguide.auth.routes import router as auth_router
+from reefguide.db.engine import create_engine, create_sessionmaker
+from reefguide.http.handlers import install_error_handlers
+from reefguide.http.health import router as health_router
+from reefguide.http.middleware import RequestMiddleware
+from reefguide.http.openapi import describe_routes
+from reefguide.observability.logging import configure_logging
+from reefguide.ratelimit import RateLimits
+from reefguide.settings import Settings
+
+DOCS_URL = "/api/docs"
+OPENAPI_URL = "/api/openapi.json"
+
+DESCRIPTION = """\
+Accounts and roles, GeoJSON polygons with notes, projects and groups, and a job
+platform whose workers claim jobs over HTTP.
+
+Every error is `{"message": "…"}`; invalid requests are 400 with an `errors`
+list naming each field. Where the original ReefGuide Web API answered 401 for a
+missing role, this service answers 403.
+"""
+
+
+def api_router() -> APIRouter:
+    router = APIRouter(prefix="/api")
+    router.include_router(health_router)
+    router.include_router(jwks_router)
+    router.include_router(auth_router)
+    return router
+
+
+def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
+    configure_logging(settings)
+    engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            await engine.dispose()
+
+    app = FastAPI(
+        title="ReefGuide API",
+        version=__version__,
+        description=DESCRIPTION,
+        docs_url=DOCS_URL,
+        redoc_url=None,
+        openapi_url=OPENAPI_URL,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.engine = engine
+    app.state.sessionmaker = create_sessionmaker(engine)
+    app.state.auth = AuthContext.build(settings, keys or load_or_create_key_pair(settings))
+    app.state.rate_limits = RateLimits(enabled=not settings.test_mode)
+
+    app.include_router(api_router())
+    install_error_handlers(app)
+    describe_routes(app)
+
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=settings.cors_origins,
+            allow_credentials=True,
+            allow_methods=["*"],
+            allow_headers=["*"],
+            expose_headers=["X-Request-ID", "Retry-After"],
+        )
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        docs_paths=frozenset({DOCS_URL, OPENAPI_URL}),
+    )
+    return app

@@ -1,0 +1,1 @@
+"""Authentication: passwords, access tokens and JWKS, refresh tokens, API keys, roles."""

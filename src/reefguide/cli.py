@@ -1,0 +1,291 @@
+"""The `reefguide` command: serve, db, keys, users, openapi."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, TypeVar
+
+import structlog
+import typer
+from sqlalchemy.engine import make_url
+
+from reefguide.settings import Settings, SettingsError, load_settings
+
+app = typer.Typer(help="ReefGuide API: accounts, spatial data and a job platform.", no_args_is_help=True)
+db_app = typer.Typer(help="Database migrations and maintenance.", no_args_is_help=True)
+keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
+users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(keys_app, name="keys")
+app.add_typer(users_app, name="users")
+
+log = structlog.get_logger("reefguide")
+T = TypeVar("T")
+
+LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
+
+
+def _settings(**overrides: object) -> Settings:
+    try:
+        return load_settings(**overrides)
+    except SettingsError as exc:
+        typer.echo(str(exc), err=True)
+        raise typer.Exit(2) from None
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+def _run(factory: Callable[[], Awaitable[T]]) -> T:
+    return asyncio.run(factory())  # type: ignore[arg-type]
+
+
+def _prepare(settings: Settings, *, migrate: bool) -> None:
+    """Data directory, a reachable database, migrations: what every command that touches data needs."""
+    from reefguide.db import migrate as migrations
+    from reefguide.db.engine import DatabaseUnreachable, is_sqlite, wait_for_database
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    url = settings.effective_database_url
+    if not is_sqlite(url):
+        try:
+            _run(
+                lambda: wait_for_database(
+                    url, attempts=settings.db_connect_attempts, interval=settings.db_connect_interval_seconds
+                )
+            )
+        except DatabaseUnreachable as exc:
+            raise _fail(str(exc)) from None
+    if migrate:
+        migrations.upgrade(url)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Address to listen on [default: HOST or 127.0.0.1]")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port to listen on [default: PORT or 5000]")] = None,
+    no_migrate: Annotated[
+        bool, typer.Option("--no-migrate", help="Do not migrate the database at start.")
+    ] = False,
+) -> None:
+    """Start the API. With no configuration: SQLite, keys and an admin under ./.reefguide."""
+    import uvicorn
+
+    from reefguide.app import create_app
+    from reefguide.auth.keys import load_or_create_key_pair
+    from reefguide.auth.passwords import Passwords
+    from reefguide.db.engine import create_engine, create_sessionmaker, describe
+    from reefguide.observability.logging import configure_logging
+    from reefguide.users.bootstrap import ensure_accounts
+
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    settings = _settings(**overrides)
+    configure_logging(settings)
+    _prepare(settings, migrate=not no_migrate)
+    keys = load_or_create_key_pair(settings)
+    url = settings.effective_database_url
+
+    async def bootstrap() -> object:
+        engine = create_engine(url)
+        try:
+            passwords = Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+            return await ensure_accounts(settings, create_sessionmaker(engine), passwords)
+        finally:
+            await engine.dispose()
+
+    generated = _run(bootstrap)
+    log.info(
+        "reefguide starting",
+        data_dir=str(settings.data_dir.resolve()),
+        database=describe(url),
+        url=f"http://{settings.host}:{settings.port}/api",
+    )
+    if generated is not None:
+        # Printed, never logged: the one time this password is shown.
+        typer.echo(
+            f"\nCreated the admin account.\n  email:    {generated.email}\n"  # type: ignore[attr-defined]
+            f"  password: {generated.password}\nStore the password now; it is not shown again.\n"  # type: ignore[attr-defined]
+        )
+    uvicorn.run(
+        create_app(settings, keys=keys),
+        host=settings.host,
+        port=settings.port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=30,
+    )
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
+    """Migrate the database to the latest (or the given) revision."""
+    from reefguide.db import migrate as migrations
+
+    settings = _settings()
+    _prepare(settings, migrate=False)
+    migrations.upgrade(settings.effective_database_url, revision)
+    typer.echo(f"Database at {revision}.")
+
+
+@db_app.command("reset")
+def db_reset(
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow a database that is not on this machine.")
+    ] = False,
+) -> None:
+    """Drop every table and migrate from scratch. All data is lost."""
+    from reefguide.db import migrate as migrations
+    from reefguide.db.engine import describe, is_sqlite
+
+    settings = _settings()
+    url = settings.effective_database_url
+    if not is_sqlite(url) and (make_url(url).host or "") not in LOCAL_HOSTS and not force:
+        raise _fail(f"Refusing to reset {describe(url)}: it is not a local database (use --force).")
+    if not yes and not typer.confirm(f"Delete all data in {describe(url)}?", default=False):
+        raise _fail("Aborted.")
+    _prepare(settings, migrate=False)
+    migrations.reset(url)
+    typer.echo(f"Reset {describe(url)}.")
+
+
+@db_app.command("check")
+def db_check() -> None:
+    """Exit 0 when the database is at the latest revision and matches the models."""
+    from alembic.util import CommandError
+
+    from reefguide.db import migrate as migrations
+
+    settings = _settings()
+    _prepare(settings, migrate=False)
+    url = settings.effective_database_url
+    current = _run(lambda: migrations.current_revision(url))
+    head = migrations.head_revision()
+    if current != head:
+        raise _fail(f"Database is at revision {current}, the latest is {head}: run `reefguide db upgrade`.")
+    try:
+        migrations.check(url)
+    except CommandError as exc:
+        raise _fail(f"Models and migrations differ: {exc}") from None
+    typer.echo(f"Database is at the latest revision ({head}).")
+
+
+@keys_app.command("generate")
+def keys_generate() -> None:
+    """Print a new RSA-2048 key pair as JWT_* lines for a .env file."""
+    from reefguide.auth.keys import generate_key_pair
+
+    pair = generate_key_pair()
+
+    def one_line(pem: str) -> str:
+        return pem.strip().replace("\n", "\\n")
+
+    typer.echo(f'JWT_PRIVATE_KEY="{one_line(pair.private_pem())}"')
+    typer.echo(f'JWT_PUBLIC_KEY="{one_line(pair.public_pem())}"')
+    typer.echo(f"JWT_KEY_ID={pair.key_id}")
+
+
+def _read_password(prompt: str) -> str:
+    if not sys.stdin.isatty():
+        return sys.stdin.readline().rstrip("\n")
+    first = getpass.getpass(f"{prompt}: ")
+    if getpass.getpass("Again: ") != first:
+        raise _fail("Passwords do not match.")
+    return first
+
+
+@users_app.command("create")
+def users_create(
+    email: str,
+    role: Annotated[
+        list[str], typer.Option("--role", help="A role (repeatable): ADMIN, ANALYST, DEFAULT, WORKER")
+    ] = ["ANALYST"],  # noqa: B006
+    password: Annotated[
+        str | None, typer.Option(help="Read from the terminal (or stdin) when omitted.")
+    ] = None,
+) -> None:
+    """Create a user with the given roles."""
+    from reefguide.users import commands
+
+    settings = _settings()
+    _prepare(settings, migrate=False)
+    secret = password if password is not None else _read_password("Password")
+    try:
+        user_id = _run(lambda: commands.create_user(settings, email, secret, role))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"Created user {user_id} ({email.strip().lower()}) with roles {', '.join(sorted(set(role)))}.")
+
+
+@users_app.command("set-password")
+def users_set_password(
+    email: str,
+    password: Annotated[
+        str | None, typer.Option(help="Read from the terminal (or stdin) when omitted.")
+    ] = None,
+) -> None:
+    """Set a user's password and revoke their refresh tokens."""
+    from reefguide.users import commands
+
+    settings = _settings()
+    _prepare(settings, migrate=False)
+    secret = password if password is not None else _read_password("New password")
+    try:
+        _run(lambda: commands.set_password(settings, email, secret))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"Password set for {email.strip().lower()}.")
+
+
+@users_app.command("create-api-key")
+def users_create_api_key(
+    email: str,
+    name: Annotated[str, typer.Option(help="A name to recognise the key by.")] = "cli",
+    expires_at: Annotated[datetime | None, typer.Option(help="ISO 8601 expiry (UTC when no offset).")] = None,
+) -> None:
+    """Create an API key for a user (e.g. a worker account) and print it once."""
+    from reefguide.users import commands
+
+    settings = _settings()
+    _prepare(settings, migrate=False)
+    try:
+        key = _run(lambda: commands.create_api_key(settings, email, name, expires_at))
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(key)
+
+
+@app.command()
+def openapi(
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write to this file instead of stdout.")
+    ] = None,
+) -> None:
+    """Print the OpenAPI document."""
+    from reefguide.app import create_app
+    from reefguide.auth.keys import generate_key_pair
+
+    settings = _settings(log_level="WARNING", database_url="sqlite:///:memory:")
+    document = json.dumps(create_app(settings, keys=generate_key_pair()).openapi(), indent=2)
+    if output is None:
+        typer.echo(document)
+    else:
+        output.write_text(document + "\n")
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""Database: async engine and sessions, the ORM base, Alembic migrations."""

@@ -1,0 +1,103 @@
+"""The async engine: URL normalisation, SQLite pragmas, the start-up connection check."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import structlog
+from sqlalchemy import event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+
+log = structlog.get_logger(__name__)
+
+
+def async_url(url: str) -> URL:
+    """`postgresql://…` → asyncpg, `sqlite:///…` → aiosqlite."""
+    parsed = make_url(url)
+    if parsed.drivername in {"postgresql", "postgres", "postgresql+psycopg2", "postgresql+psycopg"}:
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    elif parsed.drivername == "sqlite":
+        parsed = parsed.set(drivername="sqlite+aiosqlite")
+    # Prisma-style `?schema=public` is not an asyncpg argument.
+    if "schema" in parsed.query:
+        parsed = parsed.difference_update_query(["schema"])
+    return parsed
+
+
+def is_sqlite(url: str | URL) -> bool:
+    return make_url(url).get_backend_name() == "sqlite"
+
+
+def describe(url: str) -> str:
+    """A URL fit for a log line: the host and database, never the password."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return f"SQLite at {parsed.database}"
+    return f"PostgreSQL at {parsed.host}:{parsed.port or 5432}/{parsed.database}"
+
+
+def database_host(url: str) -> str:
+    parsed = make_url(url)
+    return parsed.host or urlsplit(url).hostname or "localhost"
+
+
+def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+    target = async_url(url)
+    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    if is_sqlite(target):
+        if target.database and target.database != ":memory:":
+            Path(target.database).parent.mkdir(parents=True, exist_ok=True)
+        # One file, many readers, one writer: WAL, a busy timeout, and foreign keys on.
+        kwargs = {"connect_args": {"timeout": 30}}
+    else:
+        kwargs |= {"pool_size": pool_size, "max_overflow": pool_size}
+    engine = create_async_engine(target, **kwargs)
+    if is_sqlite(target):
+
+        @event.listens_for(engine.sync_engine, "connect")
+        def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA busy_timeout=30000")
+            cursor.close()
+
+    return engine
+
+
+def create_sessionmaker(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
+    return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+
+
+class DatabaseUnreachable(Exception):
+    pass
+
+
+async def wait_for_database(url: str, *, attempts: int, interval: float) -> None:
+    """Connect with retries, one log line per failure; raise when all attempts fail."""
+    engine = create_engine(url)
+    host = database_host(url)
+    try:
+        for attempt in range(1, attempts + 1):
+            try:
+                async with engine.connect() as connection:
+                    await connection.execute(text("SELECT 1"))
+                return
+            except Exception as exc:
+                log.warning(
+                    "database unreachable",
+                    host=host,
+                    attempt=attempt,
+                    attempts=attempts,
+                    error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                )
+                if attempt < attempts:
+                    await asyncio.sleep(interval)
+        raise DatabaseUnreachable(f"Could not connect to the database at {host} after {attempts} attempts")
+    finally:
+        await engine.dispose()

@@ -1,0 +1,134 @@
+"""One pure ASGI middleware for what every request needs: a request id, the body
+size limit, security headers and the access log line."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Iterable
+
+import structlog
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from reefguide.errors import PayloadTooLarge
+from reefguide.observability.context import start_request
+
+log = structlog.get_logger("reefguide.access")
+
+# helmet's defaults.
+SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
+    (b"cross-origin-opener-policy", b"same-origin"),
+    (b"cross-origin-resource-policy", b"same-origin"),
+    (b"origin-agent-cluster", b"?1"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"strict-transport-security", b"max-age=31536000; includeSubDomains"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-dns-prefetch-control", b"off"),
+    (b"x-download-options", b"noopen"),
+    (b"x-frame-options", b"SAMEORIGIN"),
+    (b"x-permitted-cross-domain-policies", b"none"),
+    (b"x-xss-protection", b"0"),
+]
+CSP = (
+    b"default-src 'self';base-uri 'self';font-src 'self' https: data:;form-action 'self';"
+    b"frame-ancestors 'self';img-src 'self' data:;object-src 'none';script-src 'self';"
+    b"script-src-attr 'none';style-src 'self' https: 'unsafe-inline';upgrade-insecure-requests"
+)
+# The Swagger UI page loads its script and styles from a CDN.
+DOCS_CSP = (
+    b"default-src 'self';img-src 'self' data: https://fastapi.tiangolo.com;"
+    b"script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;"
+    b"style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net;object-src 'none'"
+)
+
+
+def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
+    for key, value in headers:
+        if key == name:
+            return value
+    return None
+
+
+def _valid_request_id(value: bytes | None) -> str | None:
+    if not value or len(value) > 200:
+        return None
+    text = value.decode("latin-1")
+    return text if text.isprintable() else None
+
+
+class RequestMiddleware:
+    def __init__(self, app: ASGIApp, *, max_body_bytes: int, docs_paths: frozenset[str]) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.docs_paths = docs_paths
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        headers = scope["headers"]
+        request_id = _valid_request_id(_header(headers, b"x-request-id")) or uuid.uuid4().hex
+        facts = start_request(request_id)
+        structlog.contextvars.bind_contextvars(request_id=request_id)
+        status = 500
+        csp = DOCS_CSP if scope["path"] in self.docs_paths else CSP
+        extra_headers = [
+            *SECURITY_HEADERS,
+            (b"content-security-policy", csp),
+            (b"x-request-id", request_id.encode()),
+        ]
+
+        async def send_with_headers(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), *extra_headers]
+            await send(message)
+
+        try:
+            length = _header(headers, b"content-length")
+            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
+                await self._too_large(send_with_headers)
+                return
+            await self.app(scope, self._limited(receive), send_with_headers)
+        finally:
+            log.info(
+                "request",
+                method=scope["method"],
+                path=scope["path"],
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                user_id=facts.get("user_id"),
+            )
+            structlog.contextvars.unbind_contextvars("request_id")
+
+    def _limited(self, receive: Receive) -> Receive:
+        """Count streamed bytes too: a chunked body has no Content-Length to check."""
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_body_bytes:
+                    raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
+            return message
+
+        return limited_receive
+
+    async def _too_large(self, send: Send) -> None:
+        body = json.dumps({"message": f"Request body exceeds {self.max_body_bytes} bytes"}).encode()
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(body)).encode()),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,136 @@
+"""The service's settings: one class, read from the environment and `.env`.
+
+Names follow the original ReefGuide Web API where it has one, so an existing
+deployment's environment works unchanged; settings of our own use the
+`REEFGUIDE_` prefix unless an issue fixed their name.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name)
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        case_sensitive=False,
+    )
+
+    # Where the single-machine shape keeps its database, keys and files.
+    data_dir: Path = Field(Path(".reefguide"), validation_alias=_env("REEFGUIDE_DATA_DIR"))
+    database_url: str | None = Field(None, validation_alias=_env("DATABASE_URL"))
+    direct_url: str | None = Field(None, validation_alias=_env("DIRECT_URL"))
+    db_connect_attempts: int = Field(10, ge=1, validation_alias=_env("REEFGUIDE_DB_CONNECT_ATTEMPTS"))
+    db_connect_interval_seconds: float = Field(
+        3.0, ge=0, validation_alias=_env("REEFGUIDE_DB_CONNECT_INTERVAL_SECONDS")
+    )
+    db_pool_size: int = Field(10, ge=1, validation_alias=_env("REEFGUIDE_DB_POOL_SIZE"))
+
+    host: str = Field("127.0.0.1", validation_alias=_env("HOST"))
+    port: int = Field(5000, ge=1, le=65535, validation_alias=_env("PORT"))
+
+    # Tokens.
+    jwt_private_key: str | None = Field(None, validation_alias=_env("JWT_PRIVATE_KEY"))
+    jwt_public_key: str | None = Field(None, validation_alias=_env("JWT_PUBLIC_KEY"))
+    jwt_key_id: str | None = Field(None, validation_alias=_env("JWT_KEY_ID"))
+    api_domain: str = Field("http://localhost:5000", validation_alias=_env("API_DOMAIN"))
+    access_token_expiry_minutes: int = Field(60, ge=1, validation_alias=_env("ACCESS_TOKEN_EXPIRY_MINUTES"))
+    refresh_token_expiry_minutes: int = Field(
+        2880, ge=1, validation_alias=_env("REFRESH_TOKEN_EXPIRY_MINUTES")
+    )
+
+    # Accounts.
+    registration_mode: Literal["open", "approval"] = Field("open", validation_alias=_env("REGISTRATION_MODE"))
+    admin_username: str | None = Field(None, validation_alias=_env("ADMIN_USERNAME"))
+    admin_password: str | None = Field(None, validation_alias=_env("ADMIN_PASSWORD"))
+    worker_username: str | None = Field(None, validation_alias=_env("WORKER_USERNAME"))
+    worker_password: str | None = Field(None, validation_alias=_env("WORKER_PASSWORD"))
+    manager_username: str | None = Field(None, validation_alias=_env("MANAGER_USERNAME"))
+    manager_password: str | None = Field(None, validation_alias=_env("MANAGER_PASSWORD"))
+    # Argon2id cost; the defaults are argon2-cffi's (RFC 9106 low-memory profile).
+    argon2_time_cost: int = Field(3, ge=1, validation_alias=_env("REEFGUIDE_ARGON2_TIME_COST"))
+    argon2_memory_kib: int = Field(65536, ge=8, validation_alias=_env("REEFGUIDE_ARGON2_MEMORY_KIB"))
+
+    # Mail (password reset). Without SMTP_HOST, messages are written to the log.
+    smtp_host: str | None = Field(None, validation_alias=_env("SMTP_HOST"))
+    smtp_port: int = Field(587, ge=1, le=65535, validation_alias=_env("SMTP_PORT"))
+    smtp_username: str | None = Field(None, validation_alias=_env("SMTP_USERNAME"))
+    smtp_password: str | None = Field(None, validation_alias=_env("SMTP_PASSWORD"))
+    smtp_from: str = Field("ReefGuide <no-reply@example.com>", validation_alias=_env("SMTP_FROM"))
+    smtp_starttls: bool = Field(True, validation_alias=_env("SMTP_STARTTLS"))
+
+    # HTTP.
+    test_mode: bool = Field(False, validation_alias=_env("TEST_MODE"))
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("CORS_ORIGINS")
+    )
+    max_body_bytes: int = Field(1024 * 1024, ge=1, validation_alias=_env("MAX_BODY_BYTES"))
+
+    # Logs.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", validation_alias=_env("LOG_LEVEL")
+    )
+    log_format: Literal["auto", "json", "console"] = Field("auto", validation_alias=_env("LOG_FORMAT"))
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [origin.strip() for origin in value.split(",") if origin.strip()]
+        return value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _known_database(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        scheme = urlsplit(value).scheme.split("+")[0]
+        if scheme not in {"postgresql", "postgres", "sqlite"}:
+            raise ValueError("must start with postgresql:// or sqlite://")
+        return value
+
+    @property
+    def effective_database_url(self) -> str:
+        """DATABASE_URL, or the SQLite file in the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'reefguide.db').resolve()}"
+
+
+# Field name -> the environment variable a user would set, for error messages.
+ENV_NAMES: dict[str, str] = {
+    name: str(field.validation_alias.choices[0])
+    for name, field in Settings.model_fields.items()
+    if isinstance(field.validation_alias, AliasChoices)
+}
+
+
+class SettingsError(Exception):
+    """An invalid setting; the message is one line naming the variable."""
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings, turning a validation error into one readable line."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        loc = str(first["loc"][0]) if first["loc"] else "?"
+        name = ENV_NAMES.get(loc, loc.upper())
+        raise SettingsError(f"Invalid setting {name}: {first['msg']}") from None
