@@ -21,6 +21,9 @@ from reefguide.http.openapi import describe_routes
 from reefguide.observability.logging import configure_logging
 from reefguide.ratelimit import RateLimits
 from reefguide.settings import Settings
+from reefguide.users.password_reset_routes import router as password_reset_router
+from reefguide.users.pre_approval_routes import router as pre_approval_router
+from reefguide.users.routes import router as users_router
 
 DOCS_URL = "/api/docs"
 OPENAPI_URL = "/api/openapi.json"
@@ -40,6 +43,9 @@ def api_router() -> APIRouter:
     router.include_router(health_router)
     router.include_router(jwks_router)
     router.include_router(auth_router)
+    router.include_router(pre_approval_router)
+    router.include_router(password_reset_router)
+    router.include_router(users_router)
     return router
 
 

@@ -1,0 +1,7 @@
+"""HTTP routes of /api/password-reset."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/password-reset", tags=["password reset"])
