@@ -18,6 +18,7 @@ from reefguide.http.handlers import install_error_handlers
 from reefguide.http.health import router as health_router
 from reefguide.http.middleware import RequestMiddleware
 from reefguide.http.openapi import describe_routes
+from reefguide.mail import build_mailer
 from reefguide.observability.logging import configure_logging
 from reefguide.ratelimit import RateLimits
 from reefguide.settings import Settings
@@ -74,6 +75,7 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
     app.state.sessionmaker = create_sessionmaker(engine)
     app.state.auth = AuthContext.build(settings, keys or load_or_create_key_pair(settings))
     app.state.rate_limits = RateLimits(enabled=not settings.test_mode)
+    app.state.mailer = build_mailer(settings)
 
     app.include_router(api_router())
     install_error_handlers(app)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import structlog
 import typer
@@ -17,7 +18,16 @@ from sqlalchemy.engine import make_url
 
 from reefguide.settings import Settings, SettingsError, load_settings
 
-app = typer.Typer(help="ReefGuide API: accounts, spatial data and a job platform.", no_args_is_help=True)
+if TYPE_CHECKING:
+    from reefguide.auth.keys import KeyPair
+    from reefguide.users.bootstrap import GeneratedAdmin
+
+# Tracebacks never print local variables: they hold passwords and keys.
+app = typer.Typer(
+    help="ReefGuide API: accounts, spatial data and a job platform.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
 db_app = typer.Typer(help="Database migrations and maintenance.", no_args_is_help=True)
 keys_app = typer.Typer(help="Token signing keys.", no_args_is_help=True)
 users_app = typer.Typer(help="User accounts.", no_args_is_help=True)
@@ -29,14 +39,21 @@ log = structlog.get_logger("reefguide")
 T = TypeVar("T")
 
 LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", ""}
+# Exit code of a configuration error (as for a usage error).
+BAD_SETTING = 2
 
 
-def _settings(**overrides: object) -> Settings:
+def _settings(**options: object) -> Settings:
+    """The settings, with command-line options (named as the settings' fields) on top."""
     try:
-        return load_settings(**overrides)
+        return load_settings(**options)
     except SettingsError as exc:
-        typer.echo(str(exc), err=True)
-        raise typer.Exit(2) from None
+        if exc.field is not None and exc.field in options:
+            message = f"Invalid option --{exc.field.replace('_', '-')}: {exc.reason}"
+        else:
+            message = str(exc)
+        typer.echo(message, err=True)
+        raise typer.Exit(BAD_SETTING) from None
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -44,15 +61,18 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
     return typer.Exit(code)
 
 
-def _run(factory: Callable[[], Awaitable[T]]) -> T:
-    return asyncio.run(factory())  # type: ignore[arg-type]
+def _run(factory: Callable[[], Coroutine[Any, Any, T]]) -> T:
+    return asyncio.run(factory())
 
 
-def _prepare(settings: Settings, *, migrate: bool) -> None:
-    """Data directory, a reachable database, migrations: what every command that touches data needs."""
+def _prepare(settings: Settings, *, migrate: bool = False, require_migrated: bool = True) -> None:
+    """What every command that touches data needs: logs, the data directory, a reachable
+    database (waited for), and a schema this version can use (migrated, or checked)."""
     from reefguide.db import migrate as migrations
     from reefguide.db.engine import DatabaseUnreachable, is_sqlite, wait_for_database
+    from reefguide.observability.logging import configure_logging
 
+    configure_logging(settings)
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     url = settings.effective_database_url
     if not is_sqlite(url):
@@ -64,8 +84,31 @@ def _prepare(settings: Settings, *, migrate: bool) -> None:
             )
         except DatabaseUnreachable as exc:
             raise _fail(str(exc)) from None
-    if migrate:
+    if not (migrate or require_migrated):
+        return
+    state = _run(lambda: migrations.revision_status(url))
+    if state.status is migrations.Status.UNKNOWN:
+        # A newer release migrated it (a rolling deploy): this one neither can nor
+        # should migrate it back, and its tables are still a superset of ours.
+        log.warning("database migrated by a newer release", revision=state.current, head=state.head)
+    elif migrate:
         migrations.upgrade(url)
+    elif state.status is not migrations.Status.HEAD:
+        raise _fail(state.describe())
+
+
+def _key_pair(settings: Settings) -> KeyPair:
+    from reefguide.auth.keys import load_or_create_key_pair
+
+    try:
+        return load_or_create_key_pair(settings)
+    except ValueError as exc:
+        reason = " ".join(str(exc).split())
+        if not settings.jwt_private_key:
+            raise _fail(f"Cannot read the key pair in {settings.data_dir / 'keys'}: {reason}") from None
+        if not reason.startswith("JWT_"):
+            reason = f"Invalid setting JWT_PRIVATE_KEY: {reason}"
+        raise _fail(reason, BAD_SETTING) from None
 
 
 @app.command()
@@ -79,28 +122,27 @@ def serve(
     ] = False,
 ) -> None:
     """Start the API. With no configuration: SQLite, keys and an admin under ./.reefguide."""
+    options: dict[str, object] = {}
+    if host is not None:
+        options["host"] = host
+    if port is not None:
+        options["port"] = port
+    # Settings first: a bad one stops the start before anything is imported or touched.
+    settings = _settings(**options)
+
     import uvicorn
 
     from reefguide.app import create_app
-    from reefguide.auth.keys import load_or_create_key_pair
     from reefguide.auth.passwords import Passwords
     from reefguide.db.engine import create_engine, create_sessionmaker, describe
-    from reefguide.observability.logging import configure_logging
     from reefguide.users.bootstrap import ensure_accounts
 
-    overrides: dict[str, object] = {}
-    if host is not None:
-        overrides["host"] = host
-    if port is not None:
-        overrides["port"] = port
-    settings = _settings(**overrides)
-    configure_logging(settings)
+    keys = _key_pair(settings)
     _prepare(settings, migrate=not no_migrate)
-    keys = load_or_create_key_pair(settings)
     url = settings.effective_database_url
 
-    async def bootstrap() -> object:
-        engine = create_engine(url)
+    async def bootstrap() -> GeneratedAdmin | None:
+        engine = create_engine(url, pool_size=1)
         try:
             passwords = Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
             return await ensure_accounts(settings, create_sessionmaker(engine), passwords)
@@ -117,9 +159,12 @@ def serve(
     if generated is not None:
         # Printed, never logged: the one time this password is shown.
         typer.echo(
-            f"\nCreated the admin account.\n  email:    {generated.email}\n"  # type: ignore[attr-defined]
-            f"  password: {generated.password}\nStore the password now; it is not shown again.\n"  # type: ignore[attr-defined]
+            f"\nCreated the admin account.\n  email:    {generated.email}\n"
+            f"  password: {generated.password}\nStore the password now; it is not shown again.\n"
         )
+    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again so the
+    # process dies of it (exit -15). Stopping on request is success: exit 0.
+    signal.signal(signal.SIGTERM, _exit_after_graceful_stop)
     uvicorn.run(
         create_app(settings, keys=keys),
         host=settings.host,
@@ -130,13 +175,17 @@ def serve(
     )
 
 
+def _exit_after_graceful_stop(_signum: int, _frame: object) -> None:
+    raise SystemExit(0)
+
+
 @db_app.command("upgrade")
 def db_upgrade(revision: Annotated[str, typer.Argument(help="Target revision")] = "head") -> None:
     """Migrate the database to the latest (or the given) revision."""
     from reefguide.db import migrate as migrations
 
     settings = _settings()
-    _prepare(settings, migrate=False)
+    _prepare(settings, require_migrated=False)
     migrations.upgrade(settings.effective_database_url, revision)
     typer.echo(f"Database at {revision}.")
 
@@ -154,11 +203,12 @@ def db_reset(
 
     settings = _settings()
     url = settings.effective_database_url
+    # Decided from the URL alone, before anything connects.
     if not is_sqlite(url) and (make_url(url).host or "") not in LOCAL_HOSTS and not force:
         raise _fail(f"Refusing to reset {describe(url)}: it is not a local database (use --force).")
     if not yes and not typer.confirm(f"Delete all data in {describe(url)}?", default=False):
         raise _fail("Aborted.")
-    _prepare(settings, migrate=False)
+    _prepare(settings, require_migrated=False)
     migrations.reset(url)
     typer.echo(f"Reset {describe(url)}.")
 
@@ -171,17 +221,16 @@ def db_check() -> None:
     from reefguide.db import migrate as migrations
 
     settings = _settings()
-    _prepare(settings, migrate=False)
+    _prepare(settings, require_migrated=False)
     url = settings.effective_database_url
-    current = _run(lambda: migrations.current_revision(url))
-    head = migrations.head_revision()
-    if current != head:
-        raise _fail(f"Database is at revision {current}, the latest is {head}: run `reefguide db upgrade`.")
+    state = _run(lambda: migrations.revision_status(url))
+    if state.status is not migrations.Status.HEAD:
+        raise _fail(state.describe())
     try:
         migrations.check(url)
     except CommandError as exc:
         raise _fail(f"Models and migrations differ: {exc}") from None
-    typer.echo(f"Database is at the latest revision ({head}).")
+    typer.echo(state.describe())
 
 
 @keys_app.command("generate")
@@ -222,13 +271,13 @@ def users_create(
     from reefguide.users import commands
 
     settings = _settings()
-    _prepare(settings, migrate=False)
+    _prepare(settings)
     secret = password if password is not None else _read_password("Password")
     try:
-        user_id = _run(lambda: commands.create_user(settings, email, secret, role))
+        user = _run(lambda: commands.create_user(settings, email, secret, role))
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(f"Created user {user_id} ({email.strip().lower()}) with roles {', '.join(sorted(set(role)))}.")
+    typer.echo(f"Created user {user.id} ({user.email}) with roles {', '.join(user.roles)}.")
 
 
 @users_app.command("set-password")
@@ -242,7 +291,7 @@ def users_set_password(
     from reefguide.users import commands
 
     settings = _settings()
-    _prepare(settings, migrate=False)
+    _prepare(settings)
     secret = password if password is not None else _read_password("New password")
     try:
         _run(lambda: commands.set_password(settings, email, secret))
@@ -261,7 +310,7 @@ def users_create_api_key(
     from reefguide.users import commands
 
     settings = _settings()
-    _prepare(settings, migrate=False)
+    _prepare(settings)
     try:
         key = _run(lambda: commands.create_api_key(settings, email, name, expires_at))
     except ValueError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
@@ -37,3 +38,15 @@ Email = Annotated[str, BeforeValidator(normalise_email), Field(max_length=320), 
 # An address we only look up (login, reset request): normalised, never rejected for its form.
 EmailLookup = Annotated[str, BeforeValidator(normalise_email), Field(min_length=1, max_length=320)]
 Password = Annotated[str, Field(min_length=8, max_length=1024)]
+
+
+def _as_utc(value: datetime) -> datetime:
+    """A timestamp without an offset is taken as UTC; every timestamp is stored in UTC."""
+    try:
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("Timestamp is out of range") from None
+
+
+# A timestamp from a client, in UTC.
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]

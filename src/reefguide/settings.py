@@ -13,6 +13,7 @@ from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from pydantic_settings import SettingsError as SourceError
 
 
 def _env(name: str) -> AliasChoices:
@@ -124,6 +125,16 @@ ENV_NAMES: dict[str, str] = {
 class SettingsError(Exception):
     """An invalid setting; the message is one line naming the variable."""
 
+    def __init__(self, name: str, reason: str, *, field: str | None = None) -> None:
+        super().__init__(f"Invalid setting {name}: {reason}")
+        self.name = name
+        self.reason = reason
+        self.field = field
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
 
 def load_settings(**overrides: object) -> Settings:
     """Read the settings, turning a validation error into one readable line."""
@@ -132,5 +143,14 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         loc = str(first["loc"][0]) if first["loc"] else "?"
-        name = ENV_NAMES.get(loc, loc.upper())
-        raise SettingsError(f"Invalid setting {name}: {first['msg']}") from None
+        field = loc if loc in ENV_NAMES else next((f for f, env in ENV_NAMES.items() if env == loc), None)
+        name = ENV_NAMES.get(field or "", loc.upper())
+        # Never the value itself: it may be a secret.
+        reason = _one_line(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(name, reason, field=field) from None
+    except SourceError as exc:
+        # A value pydantic-settings could not even decode (e.g. bad JSON for a list).
+        message = str(exc)
+        field = next((f for f in ENV_NAMES if f'"{f}"' in message), None)
+        name = ENV_NAMES[field] if field else "in the environment or .env"
+        raise SettingsError(name, _one_line(message), field=field) from None

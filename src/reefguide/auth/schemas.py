@@ -6,7 +6,7 @@ from datetime import datetime
 
 from pydantic import Field
 
-from reefguide.schemas import ApiModel, Email, EmailLookup, Password
+from reefguide.schemas import ApiModel, Email, EmailLookup, Password, UtcDatetime
 
 
 class RegisterIn(ApiModel):
@@ -50,7 +50,7 @@ class ProfileOut(ApiModel):
 
 class ApiKeyIn(ApiModel):
     name: str = Field(min_length=1, max_length=200)
-    expires_at: datetime | None = None
+    expires_at: UtcDatetime | None = None
 
 
 class ApiKeyOut(ApiModel):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -11,6 +12,8 @@ from reefguide.auth.keys import KeyPair, public_jwk
 from reefguide.errors import Unauthorized
 
 ALGORITHM = "RS256"
+# Verified tokens remembered (about 1 kB each): more than the active clients of one process.
+VERIFIED_TOKENS_KEPT = 4096
 
 
 class AccessTokens:
@@ -18,6 +21,8 @@ class AccessTokens:
         self._keys = keys
         self._issuer = issuer
         self._lifetime = lifetime
+        # Token -> (expiry, claims) of tokens that passed `_verify`, oldest first.
+        self._verified: dict[str, tuple[int, dict[str, Any]]] = {}
 
     def issue(self, *, user_id: int, email: str, roles: list[str]) -> str:
         now = datetime.now(UTC)
@@ -34,7 +39,32 @@ class AccessTokens:
         )
 
     def verify(self, token: str) -> dict[str, Any]:
-        """The token's claims, or Unauthorized. Pins RS256; checks signature, expiry, issuer."""
+        """The token's claims, or Unauthorized. Pins RS256; checks signature, expiry, issuer.
+
+        A client sends the same token with every request until it expires, and
+        decoding it and checking its signature costs more than the rest of the
+        authentication. Whether a given string is signed with our key, by our issuer,
+        with the required claims, never changes; so a token that passed is remembered,
+        keyed by the whole string, and on its next use only the expiry (the one check
+        that depends on the time) is made again. Tokens that failed are not stored.
+        The user and roles are still read from the database on every request.
+        """
+        remembered = self._verified.get(token)
+        if remembered is not None:
+            expiry, claims = remembered
+            # PyJWT's rule: expired when exp <= now.
+            if expiry <= time.time():
+                del self._verified[token]
+                raise Unauthorized("Token expired")
+            return dict(claims)
+        claims = self._verify(token)
+        if len(self._verified) >= VERIFIED_TOKENS_KEPT:
+            # Dicts keep insertion order: forget the token remembered longest ago.
+            del self._verified[next(iter(self._verified))]
+        self._verified[token] = (int(claims["exp"]), claims)
+        return dict(claims)
+
+    def _verify(self, token: str) -> dict[str, Any]:
         try:
             header = jwt.get_unverified_header(token)
             if header.get("kid") not in (None, self._keys.key_id):

@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
-from sqlalchemy import event, text
+from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
@@ -45,16 +45,27 @@ def database_host(url: str) -> str:
     return parsed.host or urlsplit(url).hostname or "localhost"
 
 
-def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+# asyncpg waits 60 s for a connection by default: a database host that drops
+# packets would hold every request (and each start-up attempt) that long.
+CONNECT_TIMEOUT_SECONDS = 10.0
+
+
+def create_engine(
+    url: str, *, pool_size: int = 10, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+) -> AsyncEngine:
     target = async_url(url)
-    kwargs: dict[str, Any] = {"pool_pre_ping": True}
+    kwargs: dict[str, Any] = {}
     if is_sqlite(target):
         if target.database and target.database != ":memory:":
             Path(target.database).parent.mkdir(parents=True, exist_ok=True)
         # One file, many readers, one writer: WAL, a busy timeout, and foreign keys on.
         kwargs = {"connect_args": {"timeout": 30}}
     else:
-        kwargs |= {"pool_size": pool_size, "max_overflow": pool_size}
+        kwargs |= {
+            "pool_size": pool_size,
+            "max_overflow": pool_size,
+            "connect_args": {"timeout": connect_timeout},
+        }
     engine = create_async_engine(target, **kwargs)
     if is_sqlite(target):
 
@@ -67,6 +78,17 @@ def create_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
             cursor.execute("PRAGMA busy_timeout=30000")
             cursor.close()
 
+    else:
+
+        @event.listens_for(engine.sync_engine, "checkout")
+        def _discard_closed(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+            # pool_pre_ping's job without its three round trips (BEGIN, ";", ROLLBACK) per
+            # checkout: asyncpg marks a connection closed as soon as the event loop sees the
+            # server end it (restart, crash, reset), and this error makes the pool drop every
+            # older connection and connect afresh, as a failed ping would.
+            if dbapi_connection.driver_connection.is_closed():
+                raise exc.InvalidatePoolError()
+
     return engine
 
 
@@ -78,9 +100,11 @@ class DatabaseUnreachable(Exception):
     pass
 
 
-async def wait_for_database(url: str, *, attempts: int, interval: float) -> None:
+async def wait_for_database(
+    url: str, *, attempts: int, interval: float, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
+) -> None:
     """Connect with retries, one log line per failure; raise when all attempts fail."""
-    engine = create_engine(url)
+    engine = create_engine(url, pool_size=1, connect_timeout=connect_timeout)
     host = database_host(url)
     try:
         for attempt in range(1, attempts + 1):
@@ -88,13 +112,13 @@ async def wait_for_database(url: str, *, attempts: int, interval: float) -> None
                 async with engine.connect() as connection:
                     await connection.execute(text("SELECT 1"))
                 return
-            except Exception as exc:
+            except Exception as error:
                 log.warning(
                     "database unreachable",
                     host=host,
                     attempt=attempt,
                     attempts=attempts,
-                    error=str(exc).splitlines()[0] if str(exc) else type(exc).__name__,
+                    error=str(error).splitlines()[0] if str(error) else type(error).__name__,
                 )
                 if attempt < attempts:
                     await asyncio.sleep(interval)

@@ -8,7 +8,14 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError, InterfaceError, OperationalError
+from sqlalchemy.exc import (
+    DataError,
+    DBAPIError,
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StatementError,
+)
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -17,19 +24,22 @@ from reefguide.errors import ApiError
 log = structlog.get_logger(__name__)
 
 DATABASE_DOWN = "The database is unavailable; please try again shortly"
+CONFLICT = "Conflict with a concurrent change; please retry"
+VALUE_NOT_STORABLE = "Invalid request: a value is out of range or cannot be stored"
 
 
 def _field(loc: tuple[Any, ...]) -> str:
-    # ("body", "email") -> "email"; ("query", "limit") -> "limit"
+    # ("body", "email") -> "email"; ("query", "limit") -> "limit"; ("body", "a", 0, "b") -> "a.0.b"
     parts = (
         [str(part) for part in loc[1:]]
-        if loc and loc[0] in {"body", "query", "path", "header"}
+        if loc and loc[0] in {"body", "query", "path", "header", "cookie"}
         else [str(p) for p in loc]
     )
     return ".".join(parts) or str(loc[0] if loc else "body")
 
 
 def _message(error: dict[str, Any]) -> str:
+    # Only pydantic's `msg`: the error's `input` and `ctx` echo what the client sent.
     message = str(error.get("msg", "Invalid value"))
     return message.removeprefix("Value error, ")
 
@@ -66,28 +76,54 @@ def _is_connection_failure(exc: BaseException) -> bool:
     return False
 
 
-async def _database_error(_request: Request, exc: Exception) -> JSONResponse:
+def _sqlstate(exc: DBAPIError) -> str | None:
+    code = getattr(exc.orig, "pgcode", None) or getattr(exc.orig, "sqlstate", None)
+    return code if isinstance(code, str) else None
+
+
+def _is_unstorable_value(exc: BaseException) -> bool:
+    """The database refused a value the request carried: an id past the column's range,
+    a NUL character in text (SQLSTATE class 22, "data exception"), an integer too big
+    for SQLite, a date that overflows on its way to UTC. Input that passed validation
+    but cannot be stored is still bad input."""
+    if isinstance(exc, (DataError, OverflowError)):
+        return True
+    if isinstance(exc, StatementError) and isinstance(exc.orig, OverflowError):
+        return True
+    if isinstance(exc, DBAPIError):
+        return (_sqlstate(exc) or "").startswith("22")
+    return False
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     if isinstance(exc, IntegrityError):
         # A uniqueness race lost to a concurrent request.
-        return JSONResponse({"message": "Conflict with a concurrent change; please retry"}, status_code=409)
+        return JSONResponse({"message": CONFLICT}, status_code=409)
+    if _is_unstorable_value(exc):
+        # Not the message: it quotes the value, which may be anything the client sent.
+        sqlstate = _sqlstate(exc) if isinstance(exc, DBAPIError) else None
+        log.warning("value refused by the database", error=type(exc).__name__, sqlstate=sqlstate)
+        return JSONResponse({"message": VALUE_NOT_STORABLE}, status_code=400)
     if _is_connection_failure(exc):
         log.warning("database unavailable", error=type(exc).__name__)
         return JSONResponse({"message": DATABASE_DOWN}, status_code=503)
-    return await _unexpected(_request, exc)
+    return await _unexpected(request, exc)
 
 
-async def _unexpected(_request: Request, exc: Exception) -> JSONResponse:
-    if _is_connection_failure(exc):
-        return await _database_error(_request, exc)
-    log.exception("unhandled error", exc_info=exc)
-    return JSONResponse({"message": "An unexpected error occurred"}, status_code=500)
+async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+    # Starlette calls this handler outside every middleware, after the request id
+    # has left the logging context; the request middleware leaves it in the scope.
+    request_id = request.scope.get("state", {}).get("request_id")
+    log.exception("unhandled error", exc_info=exc, **({"request_id": request_id} if request_id else {}))
+    return JSONResponse({"message": ApiError.default_message}, status_code=500)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ApiError, _api_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(StatementError, _database_error)
     app.add_exception_handler(PoolTimeoutError, _database_error)
     app.add_exception_handler(OSError, _database_error)
+    app.add_exception_handler(OverflowError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

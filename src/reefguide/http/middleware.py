@@ -9,9 +9,10 @@ import uuid
 from collections.abc import Iterable
 
 import structlog
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from reefguide.errors import PayloadTooLarge
+from reefguide.errors import ApiError
 from reefguide.observability.context import start_request
 
 log = structlog.get_logger("reefguide.access")
@@ -43,6 +44,14 @@ DOCS_CSP = (
 )
 
 
+class BodyTooLarge(HTTPException):
+    """Raised from `receive` once a streamed body passes the limit. An HTTPException
+    because FastAPI's body parser re-raises those but turns any other error into 400."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"Request body exceeds {limit} bytes")
+
+
 def _header(headers: Iterable[tuple[bytes, bytes]], name: bytes) -> bytes | None:
     for key, value in headers:
         if key == name:
@@ -72,7 +81,10 @@ class RequestMiddleware:
         request_id = _valid_request_id(_header(headers, b"x-request-id")) or uuid.uuid4().hex
         facts = start_request(request_id)
         structlog.contextvars.bind_contextvars(request_id=request_id)
+        # For the error handler that runs outside this middleware (unhandled errors).
+        scope.setdefault("state", {})["request_id"] = request_id
         status = 500
+        response_started = False
         csp = DOCS_CSP if scope["path"] in self.docs_paths else CSP
         extra_headers = [
             *SECURITY_HEADERS,
@@ -81,18 +93,28 @@ class RequestMiddleware:
         ]
 
         async def send_with_headers(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message["headers"] = [*message.get("headers", []), *extra_headers]
             await send(message)
 
         try:
             length = _header(headers, b"content-length")
             if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await self._too_large(send_with_headers)
+                await self._send_error(
+                    send_with_headers, 413, f"Request body exceeds {self.max_body_bytes} bytes"
+                )
                 return
-            await self.app(scope, self._limited(receive), send_with_headers)
+            try:
+                await self.app(scope, self._limited(receive), send_with_headers)
+            except Exception:
+                # Starlette answers unhandled errors outside every middleware, so without
+                # our headers: answer here, and let the error go on to be logged.
+                if not response_started:
+                    await self._send_error(send_with_headers, 500, ApiError.default_message)
+                raise
         finally:
             log.info(
                 "request",
@@ -114,17 +136,17 @@ class RequestMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_body_bytes:
-                    raise PayloadTooLarge(f"Request body exceeds {self.max_body_bytes} bytes")
+                    raise BodyTooLarge(self.max_body_bytes)
             return message
 
         return limited_receive
 
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"message": f"Request body exceeds {self.max_body_bytes} bytes"}).encode()
+    async def _send_error(self, send: Send, status: int, message: str) -> None:
+        body = json.dumps({"message": message}).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": status,
                 "headers": [
                     (b"content-type", b"application/json"),
                     (b"content-length", str(len(body)).encode()),

@@ -1,17 +1,23 @@
 """Structured logs: JSON lines in production, readable lines in a terminal.
 
 Every line passes through `redact`, so a password, token or key never reaches
-a log even when someone logs a whole body by mistake.
+a log even when someone logs a whole body by mistake; tracebacks leave out what
+validation errors and SQL statements quote of the request (`format_exception`).
 """
 
 from __future__ import annotations
 
 import logging
 import sys
+import traceback
 from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from fastapi.exceptions import ValidationException
+from pydantic import ValidationError
+from sqlalchemy.exc import StatementError
+from structlog.typing import ExcInfo
 
 from reefguide.settings import Settings
 
@@ -40,18 +46,78 @@ SECRET_KEYS = frozenset(
     }
 )
 REDACTED = "[redacted]"
+# Libraries that log whole URLs (query strings, presigned signatures) at INFO, or
+# every statement with its parameters (password hashes, emails) at DEBUG.
+QUIET_LOGGERS = ("httpx", "httpcore", "botocore", "boto3", "urllib3", "aiosqlite")
+
+
+def _redacted(value: Any, depth: int = 0) -> Any:
+    if depth > 8:
+        return value
+    if isinstance(value, dict):
+        return {
+            key: REDACTED if str(key).lower() in SECRET_KEYS else _redacted(item, depth + 1)
+            for key, item in value.items()
+        }
+    if isinstance(value, (list, tuple)):
+        return [_redacted(item, depth + 1) for item in value]
+    return value
 
 
 def redact(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
     for name in list(event):
         if name.lower() in SECRET_KEYS:
             event[name] = REDACTED
-        elif isinstance(event[name], dict):
-            event[name] = {
-                key: REDACTED if str(key).lower() in SECRET_KEYS else value
-                for key, value in event[name].items()
-            }
+        elif isinstance(event[name], (dict, list, tuple)):
+            event[name] = _redacted(event[name])
     return event
+
+
+def _validation_summary(errors: Any) -> str:
+    parts = [
+        f"{'.'.join(str(part) for part in error.get('loc', ()))}: {error.get('msg', '')}"
+        for error in errors
+        if isinstance(error, dict)
+    ]
+    return f"{len(parts)} validation error(s), input not shown: " + "; ".join(parts)
+
+
+def _safe_text(exc: BaseException) -> str | None:
+    """The text to show for `exc` where its own would quote request data, else None."""
+    if isinstance(exc, ValidationError):
+        return _validation_summary(exc.errors(include_input=False, include_url=False))
+    if isinstance(exc, ValidationException):
+        return _validation_summary(exc.errors())
+    if isinstance(exc, StatementError):
+        exc.hide_parameters = True
+        return str(exc)
+    return None
+
+
+def _scrub(rendered: traceback.TracebackException, exc: BaseException | None, seen: set[int]) -> None:
+    if exc is None or id(exc) in seen:
+        return
+    seen.add(id(exc))
+    text = _safe_text(exc)
+    if text is not None:
+        # `_str` is what format() prints as "Type: message"; stable since Python 3.5.
+        rendered._str = text  # type: ignore[attr-defined]
+    if rendered.__cause__ is not None:
+        _scrub(rendered.__cause__, exc.__cause__, seen)
+    if rendered.__context__ is not None:
+        _scrub(rendered.__context__, exc.__context__, seen)
+    for sub_rendered, sub_exc in zip(
+        rendered.exceptions or [], getattr(exc, "exceptions", None) or [], strict=False
+    ):
+        _scrub(sub_rendered, sub_exc, seen)
+
+
+def format_exception(exc_info: ExcInfo) -> str:
+    """A plain traceback (never local variables), without the request data that
+    pydantic errors (`input_value=…`) and SQL errors (`[parameters: …]`) quote."""
+    rendered = traceback.TracebackException(*exc_info, capture_locals=False)
+    _scrub(rendered, exc_info[1], set())
+    return "".join(rendered.format()).rstrip("\n")
 
 
 def _use_json(settings: Settings) -> bool:
@@ -87,7 +153,8 @@ def configure_logging(settings: Settings) -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
+                # Turned to text here, so the console renderer never shows (rich) locals.
+                structlog.processors.ExceptionRenderer(format_exception),
                 renderer,
             ],
         )
@@ -98,6 +165,8 @@ def configure_logging(settings: Settings) -> None:
     # Our middleware writes the access line; uvicorn's own would repeat it.
     logging.getLogger("uvicorn.access").disabled = True
     logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(level, logging.WARNING))
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True

@@ -17,6 +17,7 @@ from reefguide.auth import api_keys
 from reefguide.auth import service as auth_service
 from reefguide.auth.context import AuthContext
 from reefguide.auth.keys import generate_key_pair
+from reefguide.auth.passwords import Passwords
 from reefguide.db.engine import create_engine, create_sessionmaker
 from reefguide.db.session import unit_of_work
 from reefguide.errors import ApiError
@@ -36,8 +37,13 @@ async def _session(settings: Settings) -> AsyncIterator[AsyncSession]:
         await engine.dispose()
 
 
+def _passwords(settings: Settings) -> Passwords:
+    return Passwords(time_cost=settings.argon2_time_cost, memory_kib=settings.argon2_memory_kib)
+
+
 def _auth(settings: Settings) -> AuthContext:
-    # Only the password hasher is used here; no token is signed.
+    # The password service's rules need an AuthContext; only its hasher is used
+    # here and no token is signed, so a throwaway key does.
     return AuthContext.build(settings, generate_key_pair())
 
 
@@ -62,21 +68,20 @@ async def _user(session: AsyncSession, email: str) -> User:
     return user
 
 
-async def create_user(settings: Settings, email: str, password: str, roles: Iterable[str]) -> int:
+async def create_user(settings: Settings, email: str, password: str, roles: Iterable[str]) -> User:
     address = _valid(Email, email, "email")
     secret = _valid(Password, password, "password")
     checked = _roles(roles)
     async with _session(settings) as session:
         try:
-            user = await users.create_user(
+            return await users.create_user(
                 session,
                 email=address,
-                password_hash=await _auth(settings).passwords.hash(secret),
+                password_hash=await _passwords(settings).hash(secret),
                 roles=checked,
             )
         except ApiError as exc:
-            raise ValueError(exc.message) from None
-        return user.id
+            raise ValueError(f"{exc.message}: {address}") from None
 
 
 async def set_password(settings: Settings, email: str, password: str) -> None:
