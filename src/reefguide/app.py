@@ -81,6 +81,13 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
     install_error_handlers(app)
     describe_routes(app)
 
+    app.add_middleware(
+        RequestMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        docs_paths=frozenset({DOCS_URL}),
+    )
+    # Added last, so outermost: a 413 or 500 from the request middleware still
+    # carries the CORS headers a browser needs to read it.
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -90,9 +97,4 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
             allow_headers=["*"],
             expose_headers=["X-Request-ID", "Retry-After"],
         )
-    app.add_middleware(
-        RequestMiddleware,
-        max_body_bytes=settings.max_body_bytes,
-        docs_paths=frozenset({DOCS_URL, OPENAPI_URL}),
-    )
     return app

@@ -126,3 +126,15 @@ async def test_deleting_an_unknown_user_is_404(client: httpx.AsyncClient, admin:
     response = await client.delete("/api/users/999999", headers=admin.headers)
     assert response.status_code == 404
     assert response.json() == {"message": "User not found"}
+
+
+async def test_deleting_a_user_is_audited_under_the_admin_who_did_it(
+    client: httpx.AsyncClient, app: FastAPI, admin: Caller
+) -> None:
+    target = await caller(app, Role.ANALYST)
+    await client.delete(f"/api/users/{target.user.id}", headers=admin.headers)
+    async with app.state.sessionmaker() as session:
+        row = await session.scalar(select(UserLog).where(UserLog.action == "DELETE_USER"))
+    assert row is not None
+    assert row.user_id == admin.user.id
+    assert row.metadata_ == {"deletedUserId": target.user.id, "deletedEmail": target.user.email}

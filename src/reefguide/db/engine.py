@@ -54,12 +54,13 @@ def create_engine(
     url: str, *, pool_size: int = 10, connect_timeout: float = CONNECT_TIMEOUT_SECONDS
 ) -> AsyncEngine:
     target = async_url(url)
-    kwargs: dict[str, Any] = {}
+    # Statement parameters (password hashes, token hashes) never reach an error message or log.
+    kwargs: dict[str, Any] = {"hide_parameters": True}
     if is_sqlite(target):
         if target.database and target.database != ":memory:":
             Path(target.database).parent.mkdir(parents=True, exist_ok=True)
         # One file, many readers, one writer: WAL, a busy timeout, and foreign keys on.
-        kwargs = {"connect_args": {"timeout": 30}}
+        kwargs |= {"connect_args": {"timeout": 30}}
     else:
         kwargs |= {
             "pool_size": pool_size,

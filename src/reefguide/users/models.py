@@ -25,6 +25,7 @@ class UserAction(StrEnum):
     CHANGE_PASSWORD = "CHANGE_PASSWORD"  # noqa: S105 - an action name
     RESET_PASSWORD = "RESET_PASSWORD"  # noqa: S105 - an action name
     UPDATED = "UPDATED"
+    DELETE_USER = "DELETE_USER"
     CREATE_API_KEY = "CREATE_API_KEY"
     REVOKE_API_KEY = "REVOKE_API_KEY"
     CREATE_GROUP = "CREATE_GROUP"

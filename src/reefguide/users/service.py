@@ -91,6 +91,7 @@ async def delete_user(session: AsyncSession, user_id: int, *, by: User) -> None:
     user = await get_user(session, user_id)
     await session.delete(user)
     await session.flush()
+    audit.record(session, UserAction.DELETE_USER, by, {"deletedUserId": user_id, "deletedEmail": user.email})
 
 
 LOG_LIMIT_MAX = 100
