@@ -2,6 +2,32 @@
 
 from reefguide.auth.models import ApiKey, RefreshToken
 from reefguide.db.base import Base
+from reefguide.projects.models import (
+    Group,
+    GroupManager,
+    GroupMember,
+    Project,
+    ProjectGroupShare,
+    ProjectUserShare,
+)
+from reefguide.spatial.models import MapLayer, Polygon, PolygonNote
 from reefguide.users.models import PasswordResetCode, PreApprovedUser, User, UserLog
 
-__all__ = ["ApiKey", "Base", "PasswordResetCode", "PreApprovedUser", "RefreshToken", "User", "UserLog"]
+__all__ = [
+    "ApiKey",
+    "Base",
+    "Group",
+    "GroupManager",
+    "GroupMember",
+    "MapLayer",
+    "PasswordResetCode",
+    "Polygon",
+    "PolygonNote",
+    "PreApprovedUser",
+    "Project",
+    "ProjectGroupShare",
+    "ProjectUserShare",
+    "RefreshToken",
+    "User",
+    "UserLog",
+]
