@@ -20,8 +20,13 @@ from reefguide.http.middleware import RequestMiddleware
 from reefguide.http.openapi import describe_routes
 from reefguide.mail import build_mailer
 from reefguide.observability.logging import configure_logging
+from reefguide.projects.group_routes import router as groups_router
+from reefguide.projects.routes import router as projects_router
 from reefguide.ratelimit import RateLimits
 from reefguide.settings import Settings
+from reefguide.spatial.map_layer_routes import router as map_layers_router
+from reefguide.spatial.note_routes import router as notes_router
+from reefguide.spatial.routes import router as polygons_router
 from reefguide.users.password_reset_routes import router as password_reset_router
 from reefguide.users.pre_approval_routes import router as pre_approval_router
 from reefguide.users.routes import router as users_router
@@ -47,6 +52,11 @@ def api_router() -> APIRouter:
     router.include_router(pre_approval_router)
     router.include_router(password_reset_router)
     router.include_router(users_router)
+    router.include_router(projects_router)
+    router.include_router(groups_router)
+    router.include_router(polygons_router)
+    router.include_router(notes_router)
+    router.include_router(map_layers_router)
     return router
 
 

@@ -1,0 +1,7 @@
+"""HTTP routes of /api/polygons."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(prefix="/polygons", tags=["polygons"])
