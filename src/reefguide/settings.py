@@ -77,6 +77,7 @@ class Settings(BaseSettings):
         default_factory=list, validation_alias=_env("CORS_ORIGINS")
     )
     max_body_bytes: int = Field(1024 * 1024, ge=1, validation_alias=_env("MAX_BODY_BYTES"))
+    max_polygon_vertices: int = Field(100_000, ge=4, validation_alias=_env("MAX_POLYGON_VERTICES"))
 
     # Logs.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

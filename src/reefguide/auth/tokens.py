@@ -12,7 +12,8 @@ from reefguide.auth.keys import KeyPair, public_jwk
 from reefguide.errors import Unauthorized
 
 ALGORITHM = "RS256"
-# Verified tokens remembered (about 1 kB each): more than the active clients of one process.
+# Verified tokens remembered (a token and its claims, a kB or two each): more than the
+# clients one process serves at a time.
 VERIFIED_TOKENS_KEPT = 4096
 
 
@@ -42,8 +43,8 @@ class AccessTokens:
         """The token's claims, or Unauthorized. Pins RS256; checks signature, expiry, issuer.
 
         A client sends the same token with every request until it expires, and
-        decoding it and checking its signature costs more than the rest of the
-        authentication. Whether a given string is signed with our key, by our issuer,
+        decoding it and checking its RSA signature is a large share of the work of a
+        small request. Whether a given string is signed with our key, by our issuer,
         with the required claims, never changes; so a token that passed is remembered,
         keyed by the whole string, and on its next use only the expiry (the one check
         that depends on the time) is made again. Tokens that failed are not stored.
