@@ -7,24 +7,28 @@ database, never from the token.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as inspect_model
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.util import greenlet_spawn
 
 from reefguide.auth import api_keys
 from reefguide.auth.context import AuthContext
-from reefguide.db.session import UnitOfWork, UnitOfWorkDep
+from reefguide.db.session import UnitOfWorkDep, unit_of_work
 from reefguide.errors import Forbidden, Unauthorized
 from reefguide.observability.context import note
 from reefguide.users.models import Role, User
 
-# Declared for the OpenAPI document; the header is parsed below.
+# Declared for the OpenAPI document only (`current_user.__security__`): as dependencies
+# they would run on every request, and the header is parsed below anyway.
 _bearer_scheme = HTTPBearer(auto_error=False, description="An access token from /api/auth/login")
 _api_key_scheme = APIKeyHeader(
     name="x-api-key", auto_error=False, description="An API key (also accepted as `Authorization: Api-Key …`)"
@@ -43,61 +47,124 @@ AuthDep = Annotated[AuthContext, Depends(get_auth)]
 async def current_user(
     request: Request,
     work: UnitOfWorkDep,
-    auth: AuthDep,
-    _bearer: Annotated[object, Depends(_bearer_scheme)] = None,
-    _key: Annotated[object, Depends(_api_key_scheme)] = None,
 ) -> User:
-    user = await _authenticate(request, work, auth)
+    # Usually the request's session has not begun (it may never be opened), and the
+    # caller is read on a connection of its own, then adopted by the session. If it
+    # has begun, it is used: waiting for a second pooled connection while holding one
+    # can starve the pool.
+    session = work.active_session
+    user = await _authenticate(request, session)
+    if session is None:
+        user = await work.adopt(user)
     note(user_id=user.id)
     return user
 
 
-async def _authenticate(request: Request, work: UnitOfWork, auth: AuthContext) -> User:
+async def _authenticate(request: Request, session: AsyncSession | None) -> User:
     api_key = request.headers.get("x-api-key")
     authorization = request.headers.get("authorization")
     if authorization and not api_key:
         scheme, _, credential = authorization.partition(" ")
         credential = credential.strip()
         if scheme.lower() == "bearer" and credential:
+            auth: AuthContext = request.app.state.auth
             claims = auth.tokens.verify(credential)
-            user = await _read_user(request.app.state.engine, claims["id"])
+            if session is None:
+                user = await _read_user(request.app.state.engine, claims["id"])
+            else:
+                user = await session.get(User, claims["id"])
             if user is None:
                 raise Unauthorized("Invalid token")
-            work.adopt(user)
             return user
         if scheme.lower() == "api-key" and credential:
             api_key = credential
         else:
             raise Unauthorized("Unsupported authorization scheme")
     if api_key:
-        user = await api_keys.authenticate(work.session, api_key)
-        if user is None:
+        if session is None:
+            # A transaction of its own: the key's last use is recorded even if the request fails.
+            async with unit_of_work(request.app.state.sessionmaker) as own_session:
+                key_user = await api_keys.authenticate(own_session, api_key)
+        else:
+            key_user = await api_keys.authenticate(session, api_key)
+        if key_user is None:
             raise Unauthorized("Invalid API key")
-        return user
+        return key_user
     raise Unauthorized("Unauthorized")
 
 
 # Every column of the users table, labelled with its attribute name on User.
-_USER_BY_ID = select(
-    *(attribute.columns[0].label(attribute.key) for attribute in inspect_model(User).column_attrs)
-).where(User.__table__.c.id == bindparam("user_id"))
+_USER_COLUMNS = inspect_model(User).column_attrs
+_USER_BY_ID = select(*(column.columns[0].label(column.key) for column in _USER_COLUMNS)).where(
+    User.__table__.c.id == bindparam("user_id")
+)
 
 
 async def _read_user(engine: AsyncEngine, user_id: int) -> User | None:
-    """The caller's row, read by every authenticated request: one SELECT in autocommit
-    on a connection of its own (no BEGIN and COMMIT around it, no ORM session), which
-    costs a fraction of `session.get`. The user comes back as if loaded by the ORM, and
-    the request's session adopts it if the handler opens one."""
+    """The caller, read by every authenticated request on a connection of its own:
+    one SELECT in autocommit (no BEGIN and COMMIT, no ORM session). The user comes
+    back as if loaded by the ORM, with every column."""
+    if engine.dialect.driver == "asyncpg":
+        found, values = await _select_with_asyncpg(engine, user_id)
+        if found:
+            return _loaded_user(values)
     async with engine.connect() as connection:
         await connection.execution_options(isolation_level="AUTOCOMMIT")
         row = (await connection.execute(_USER_BY_ID, {"user_id": user_id})).one_or_none()
-    if row is None:
+    return _loaded_user(None if row is None else dict(row._mapping))
+
+
+async def _select_with_asyncpg(engine: AsyncEngine, user_id: int) -> tuple[bool, dict[str, Any] | None]:
+    """(True, the row or None) through asyncpg itself on a pooled connection, or
+    (False, None) when the query failed. SQLAlchemy's execution layer costs several
+    times the round trip, and this runs on every authenticated request; the SQL and
+    the column conversions are still SQLAlchemy's, compiled once."""
+    # On a driver error (a server refusing connections, a connection lost mid-query)
+    # the caller makes the query again the usual way, which recovers or reports it as
+    # any other query would; a refused or unreachable host (OSError) is reported as is.
+    sql, conversions = _compiled(engine.dialect)
+    try:
+        connection = await engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error:
+        return False, None
+    # On failure the connection is not put back: what state it is in is unknown.
+    try:
+        record = await connection.driver_connection.fetchrow(sql, user_id)  # type: ignore[union-attr]
+    except Exception:
+        await greenlet_spawn(connection.invalidate)
+        return False, None
+    except BaseException:
+        await greenlet_spawn(connection.invalidate)
+        raise
+    await greenlet_spawn(connection.close)
+    if record is None:
+        return True, None
+    return True, {
+        key: value if convert is None else convert(value)
+        for (key, convert), value in zip(conversions, record, strict=True)
+    }
+
+
+def _loaded_user(values: dict[str, Any] | None) -> User | None:
+    if values is None:
         return None
-    user = User(**row._mapping)
+    user = User(**values)
     make_transient_to_detached(user)
     return user
 
 
+@functools.lru_cache(maxsize=8)
+def _compiled(dialect: Dialect) -> tuple[str, list[tuple[str, Any]]]:
+    compiled = _USER_BY_ID.compile(dialect=dialect)
+    assert compiled.positiontup == ["user_id"]
+    conversions = [
+        (column.key, column.columns[0].type.dialect_impl(dialect).result_processor(dialect, None))
+        for column in _USER_COLUMNS
+    ]
+    return str(compiled), conversions
+
+
+current_user.__security__ = (_bearer_scheme, _api_key_scheme)  # type: ignore[attr-defined]  # read by openapi.py
 CurrentUser = Annotated[User, Depends(current_user)]
 
 

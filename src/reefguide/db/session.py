@@ -9,14 +9,44 @@ that never does (a profile read) has nothing to commit.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
+import structlog
 from fastapi import Depends, Request
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.orm import Session
 
 from reefguide.errors import ApiError
+
+T = TypeVar("T")
+log = structlog.get_logger(__name__)
+
+_AFTER_COMMIT = "reefguide_after_commit"
+
+
+def after_commit(session: AsyncSession, callback: Callable[[], None]) -> None:
+    """Run `callback` once the session's current transaction commits; never if it
+    rolls back. For what must not be seen before the change is (events, wake-ups)."""
+    session.sync_session.info.setdefault(_AFTER_COMMIT, []).append(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _run_after_commit(session: Session) -> None:
+    callbacks: list[Callable[[], None]] = session.info.pop(_AFTER_COMMIT, [])
+    for callback in callbacks:
+        try:
+            callback()
+        except Exception:
+            # The change is committed whatever a listener does; say so and go on.
+            log.exception("after_commit_callback_failed")
+
+
+@event.listens_for(Session, "after_rollback")
+def _drop_after_commit(session: Session, *_: Any) -> None:
+    session.info.pop(_AFTER_COMMIT, None)
 
 
 async def _end(session: AsyncSession, error: BaseException | None) -> None:
@@ -39,51 +69,52 @@ async def unit_of_work(sessionmaker: async_sessionmaker[AsyncSession]) -> AsyncI
 
 
 class UnitOfWork:
-    """A request's session, opened on first use."""
+    """A request's session, opened on first use (see `get_session`)."""
 
     def __init__(self, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
         self._sessionmaker = sessionmaker
         self._session: AsyncSession | None = None
         self._adopted: list[object] = []
 
-    @property
-    def session(self) -> AsyncSession:
+    def open(self) -> AsyncSession:
         if self._session is None:
             self._session = self._sessionmaker()
             self._session.add_all(self._adopted)
         return self._session
 
-    def adopt(self, instance: object) -> None:
-        """Put an object loaded on another connection (the caller's user) into the
-        session, now or when it opens, so the request's changes to it are saved."""
+    @property
+    def active_session(self) -> AsyncSession | None:
+        """The session if it has begun a transaction, and so may hold a pooled connection."""
+        if self._session is not None and self._session.in_transaction():
+            return self._session
+        return None
+
+    async def adopt(self, instance: T) -> T:
+        """Put a clean object loaded outside the session (the caller's user) into it,
+        now or when it opens, so the request's changes to it are saved. Use the object
+        returned: the session's own copy if it had already loaded one."""
         if self._session is None:
             self._adopted.append(instance)
-        else:
-            self._session.add(instance)
-
-    async def end(self, error: BaseException | None) -> None:
-        if self._session is not None:
-            try:
-                await _end(self._session, error)
-            finally:
-                await self._session.close()
+            return instance
+        return await self._session.merge(instance, load=False)
 
 
-async def get_unit_of_work(request: Request) -> AsyncIterator[UnitOfWork]:
-    work = UnitOfWork(request.app.state.sessionmaker)
-    try:
-        yield work
-    except BaseException as exc:
-        await work.end(exc)
-        raise
-    await work.end(None)
+async def get_unit_of_work(request: Request) -> UnitOfWork:
+    return UnitOfWork(request.app.state.sessionmaker)
 
 
-UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work, scope="function")]
+UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]
 
 
-async def get_session(work: UnitOfWorkDep) -> AsyncSession:
-    return work.session
+async def get_session(work: UnitOfWorkDep) -> AsyncIterator[AsyncSession]:
+    session = work.open()
+    async with session:
+        try:
+            yield session
+        except BaseException as exc:
+            await _end(session, exc)
+            raise
+        await _end(session, None)
 
 
-SessionDep = Annotated[AsyncSession, Depends(get_session)]
+SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]

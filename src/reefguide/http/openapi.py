@@ -80,7 +80,7 @@ def _describe_operation(operation: dict[str, Any], route: Any, security_schemes:
     if authenticated:
         notes.append("**Auth:** a bearer access token or an API key.")
         errors[401] = _json_error("Missing, invalid or expired credentials")
-        schemes = [c for c in calls if isinstance(c, SecurityBase)]
+        schemes: list[SecurityBase] = current_user.__security__  # type: ignore[attr-defined]
         operation["security"] = [{scheme.scheme_name: []} for scheme in schemes]
         for scheme in schemes:
             security_schemes[scheme.scheme_name] = jsonable_encoder(
