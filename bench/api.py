@@ -22,165 +22,42 @@ The database, the data directory and both servers are gone when it ends.
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import os
-import secrets
-import shutil
-import signal
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
-from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
 import httpx
-from sqlalchemy.engine import make_url
 
-BENCH_DIR = Path(__file__).resolve().parent
+from harness import (
+    BENCH_DIR,
+    WRK_REPORT_LUA,
+    Load,
+    Target,
+    add_load_arguments,
+    free_port,
+    fresh_database,
+    have_wrk,
+    interleaved_rounds,
+    run_wrk,
+    server,
+    summarise,
+)
+
 EMAIL = "bench@example.com"
 PASSWORD = "bench-password-123"  # a throwaway account in a throwaway database
-READY_TIMEOUT_S = 60.0
-STOP_TIMEOUT_S = 30.0
 GOAL_RATIO = 0.5
 GOAL_P99_MS = 50.0
-
-# wrk calls done() once at the end; one JSON line is easier to read back than its table.
-WRK_REPORT_LUA = """
-done = function(summary, latency, requests)
-  local e = summary.errors
-  io.write(string.format(
-    'BENCH {"requests": %d, "duration_us": %d, "non_2xx": %d, "socket_errors": %d, '
-    .. '"p50_us": %d, "p90_us": %d, "p99_us": %d, "max_us": %d}\\n',
-    summary.requests, summary.duration, e.status, e.connect + e.read + e.write + e.timeout,
-    latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max))
-end
-"""
-
-
-@dataclass(frozen=True)
-class Load:
-    rps: float
-    p50_ms: float
-    p99_ms: float
-    requests: int
-    # Connect, read and write errors and timeouts (wrk's --timeout): counted, not fatal.
-    socket_errors: int
-
-
-@dataclass(frozen=True)
-class Target:
-    name: str
-    url: str
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
-
-
-def asyncpg_dsn(url: str, database: str) -> str:
-    return make_url(url).set(drivername="postgresql", database=database).render_as_string(hide_password=False)
-
-
-def admin_execute(server_url: str, statement: str) -> None:
-    async def run() -> None:
-        dsn = asyncpg_dsn(server_url, make_url(server_url).database or "postgres")
-        connection = await asyncpg.connect(dsn)
-        try:
-            await connection.execute(statement)
-        finally:
-            await connection.close()
-
-    asyncio.run(run())
-
-
-@contextmanager
-def fresh_database(server_url: str) -> Iterator[str]:
-    name = f"reefguide_bench_{secrets.token_hex(6)}"
-    admin_execute(server_url, f'CREATE DATABASE "{name}"')
-    try:
-        yield asyncpg_dsn(server_url, name)
-    finally:
-        admin_execute(server_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-
-@contextmanager
-def server(command: list[str], env: dict[str, str], log_path: Path, ready_url: str) -> Iterator[None]:
-    """A server process in its own session, up until `ready_url` answers, stopped at the end."""
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(
-            command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )  # fmt: skip
-        try:
-            deadline = time.monotonic() + READY_TIMEOUT_S
-            while True:
-                if process.poll() is not None:
-                    raise SystemExit(f"{command[0]} exited with {process.returncode}; see {log_path}")
-                with suppress(httpx.HTTPError):
-                    if httpx.get(ready_url, timeout=1.0).status_code == 200:
-                        break
-                if time.monotonic() > deadline:
-                    raise SystemExit(f"{ready_url} not ready after {READY_TIMEOUT_S:.0f} s; see {log_path}")
-                time.sleep(0.1)
-            yield
-        finally:
-            if process.poll() is None:
-                os.killpg(process.pid, signal.SIGTERM)
-                try:
-                    process.wait(timeout=STOP_TIMEOUT_S)
-                except subprocess.TimeoutExpired:
-                    os.killpg(process.pid, signal.SIGKILL)
-                    process.wait()
-
-
-def run_wrk(target: Target, token: str, *, duration: int, connections: int, threads: int, lua: Path) -> Load:
-    command = [
-        "wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "5s",
-        "-s", str(lua), "-H", f"Authorization: Bearer {token}", target.url,
-    ]  # fmt: skip
-    result = subprocess.run(command, capture_output=True, text=True, timeout=duration + 60, check=True)
-    line = next((line for line in result.stdout.splitlines() if line.startswith("BENCH ")), None)
-    if line is None:
-        raise SystemExit(f"wrk printed no report:\n{result.stdout}\n{result.stderr}")
-    report = json.loads(line.removeprefix("BENCH "))
-    if report["non_2xx"] or not report["requests"]:
-        raise SystemExit(f"{target.name}: wrong answers under load: {report}")
-    return Load(
-        rps=report["requests"] / (report["duration_us"] / 1e6),
-        p50_ms=report["p50_us"] / 1000,
-        p99_ms=report["p99_us"] / 1000,
-        requests=report["requests"],
-        socket_errors=report["socket_errors"],
-    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds per target (default 3)")
-    parser.add_argument("--duration", type=int, default=10, help="seconds per load (default 10)")
-    parser.add_argument("--warmup", type=int, default=3, help="seconds of unmeasured load first (default 3)")
-    parser.add_argument("--connections", type=int, default=64, help="concurrent connections (default 64)")
-    parser.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    parser.add_argument(
-        "--server-url",
-        default=os.environ.get("REEFGUIDE_BENCH_SERVER_URL", "postgresql://postgres@127.0.0.1:5432/postgres"),
-        help="a PostgreSQL server where the bench may create a database",
-    )
+    add_load_arguments(parser, connections=64)
     args = parser.parse_args()
-    if shutil.which("wrk") is None:
-        print("bench/api.py needs wrk: `apt-get update && apt-get install -y wrk` (Debian/Ubuntu).")
+    if not have_wrk("bench/api.py"):
         return 2
     reefguide = Path(sys.executable).with_name("reefguide")
 
@@ -243,27 +120,9 @@ def main() -> int:
                     lua=lua,
                 )
 
-            for target in (minimal, real):
-                load(target, args.warmup)
-            loads: dict[str, list[Load]] = {minimal.name: [], real.name: []}
-            print(ROW.format("round", "target", "req/s", "p50 ms", "p99 ms", "errors"), flush=True)
-            for round_ in range(1, args.rounds + 1):
-                # ABBA: neither target always goes first into a quieter or busier moment.
-                order = (minimal, real) if round_ % 2 else (real, minimal)
-                for target in order:
-                    result = load(target, args.duration)
-                    loads[target.name].append(result)
-                    print(
-                        ROW.format(
-                            round_,
-                            target.name,
-                            f"{result.rps:.0f}",
-                            f"{result.p50_ms:.2f}",
-                            f"{result.p99_ms:.2f}",
-                            result.socket_errors,
-                        ),
-                        flush=True,
-                    )
+            loads = interleaved_rounds(
+                [(minimal, real)], load, rounds=args.rounds, duration=args.duration, warmup=args.warmup
+            )
 
         # Every answered request wrote its access line (with the user id) to the real server's log.
         access_lines = sum(
@@ -289,17 +148,6 @@ def main() -> int:
     met = ratio >= GOAL_RATIO and real_p99 < GOAL_P99_MS
     print(f"  goal (ratio ≥ {GOAL_RATIO}, p99 < {GOAL_P99_MS:.0f} ms): {'met' if met else 'not met'}")
     return 0
-
-
-ROW = "{:>5}  {:<10} {:>9} {:>8} {:>8} {:>7}"
-
-
-def summarise(results: list[Load]) -> tuple[float, float, float]:
-    return (
-        statistics.median(result.rps for result in results),
-        statistics.median(result.p50_ms for result in results),
-        statistics.median(result.p99_ms for result in results),
-    )
 
 
 if __name__ == "__main__":

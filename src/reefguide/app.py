@@ -13,11 +13,15 @@ from reefguide.auth.context import AuthContext
 from reefguide.auth.keys import KeyPair, load_or_create_key_pair
 from reefguide.auth.routes import jwks_router
 from reefguide.auth.routes import router as auth_router
+from reefguide.db.base import utcnow
 from reefguide.db.engine import create_engine, create_sessionmaker
 from reefguide.http.handlers import install_error_handlers
 from reefguide.http.health import router as health_router
 from reefguide.http.middleware import RequestMiddleware
 from reefguide.http.openapi import describe_routes
+from reefguide.jobs.platform import JobPlatform
+from reefguide.jobs.routes import admin_router as jobs_admin_router
+from reefguide.jobs.routes import router as jobs_router
 from reefguide.mail import build_mailer
 from reefguide.observability.logging import configure_logging
 from reefguide.projects.group_routes import router as groups_router
@@ -27,6 +31,8 @@ from reefguide.settings import Settings
 from reefguide.spatial.map_layer_routes import router as map_layers_router
 from reefguide.spatial.note_routes import router as notes_router
 from reefguide.spatial.routes import router as polygons_router
+from reefguide.storage import build_storage
+from reefguide.storage.routes import router as storage_router
 from reefguide.users.password_reset_routes import router as password_reset_router
 from reefguide.users.pre_approval_routes import router as pre_approval_router
 from reefguide.users.routes import router as users_router
@@ -58,6 +64,9 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     polygons_router,
     notes_router,
     map_layers_router,
+    storage_router,
+    jobs_router,
+    jobs_admin_router,
 )
 
 
@@ -66,10 +75,13 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
     engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
 
     @asynccontextmanager
-    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        platform: JobPlatform = app.state.jobs
+        platform.start()
         try:
             yield
         finally:
+            await platform.stop()
             await engine.dispose()
 
     app = FastAPI(
@@ -87,6 +99,13 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
     app.state.auth = AuthContext.build(settings, keys or load_or_create_key_pair(settings))
     app.state.rate_limits = RateLimits(enabled=not settings.test_mode)
     app.state.mailer = build_mailer(settings)
+    app.state.storage = build_storage(settings)
+    app.state.clock = utcnow
+    app.state.jobs = JobPlatform.build(
+        settings, app.state.sessionmaker, app.state.storage, lambda: app.state.clock()
+    )
+    app.state.queue = app.state.jobs.queue
+    app.state.claim_waker = app.state.jobs.waker
 
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
@@ -96,6 +115,7 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
+        max_upload_bytes=settings.max_upload_bytes,
         docs_paths=frozenset({DOCS_URL}),
     )
     # Added last, so outermost: a 413 or 500 from the request middleware still

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 
@@ -67,3 +68,34 @@ class TooManyRequests(ApiError):
 class ServiceUnavailable(ApiError):
     status_code = 503
     default_message = "Service unavailable"
+
+
+def field_name(loc: tuple[Any, ...]) -> str:
+    """A pydantic error location as the client named it: ("body", "email") -> "email",
+    ("query", "limit") -> "limit", ("body", "a", 0, "b") -> "a.0.b"."""
+    parts = (
+        [str(part) for part in loc[1:]]
+        if loc and loc[0] in {"body", "query", "path", "header", "cookie"}
+        else [str(p) for p in loc]
+    )
+    return ".".join(parts) or str(loc[0] if loc else "body")
+
+
+def error_message(error: Mapping[str, Any]) -> str:
+    # Only pydantic's `msg`: the error's `input` and `ctx` echo what the client sent.
+    message = str(error.get("msg", "Invalid value"))
+    return message.removeprefix("Value error, ")
+
+
+def invalid(message: str, errors: Iterable[Mapping[str, Any]], *, prefix: str = "") -> BadRequest:
+    """A 400 listing pydantic `errors`, each field named under `prefix` (e.g. "inputPayload")."""
+    listed = []
+    for error in errors:
+        field = field_name(tuple(error.get("loc", ())))
+        listed.append(
+            {
+                "field": f"{prefix}.{field}" if prefix and field else prefix or field,
+                "message": error_message(error),
+            }
+        )
+    return BadRequest(message, extra={"errors": listed})

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from pydantic_settings import SettingsError as SourceError
 
@@ -85,12 +85,42 @@ class Settings(BaseSettings):
     )
     log_format: Literal["auto", "json", "console"] = Field("auto", validation_alias=_env("LOG_FORMAT"))
 
-    @field_validator("cors_origins", mode="before")
+    # Jobs: leases, age limit, caching.
+    job_lease_seconds: int = Field(30, ge=1, validation_alias=_env("JOB_LEASE_SECONDS"))
+    job_expiry_minutes: int = Field(120, ge=0, validation_alias=_env("JOB_EXPIRY_MINUTES"))
+    disable_cache: bool = Field(False, validation_alias=_env("DISABLE_CACHE"))
+    disable_specific_caches: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, validation_alias=_env("DISABLE_SPECIFIC_CACHES")
+    )
+    sweep_interval_seconds: float = Field(
+        5.0, gt=0, validation_alias=_env("REEFGUIDE_SWEEP_INTERVAL_SECONDS")
+    )
+
+    # Result files: the data directory unless S3_BUCKET_NAME is set.
+    storage: Literal["auto", "local", "s3"] = Field("auto", validation_alias=_env("REEFGUIDE_STORAGE"))
+    s3_bucket_name: str | None = Field(None, validation_alias=_env("S3_BUCKET_NAME"), validate_default=True)
+    s3_endpoint: str | None = Field(None, validation_alias=_env("S3_ENDPOINT"))
+    s3_region: str | None = Field(None, validation_alias=_env("AWS_REGION"))
+    s3_url_expiry_seconds: int = Field(
+        3600, ge=1, le=7 * 24 * 3600, validation_alias=_env("S3_URL_EXPIRY_SECONDS")
+    )
+    s3_max_files: int = Field(25, ge=1, validation_alias=_env("S3_MAX_FILES"))
+    # Uploads to local storage (PUT /api/storage/…) may be this large; MAX_BODY_BYTES is for the rest.
+    max_upload_bytes: int = Field(5 * 1024**3, ge=1, validation_alias=_env("REEFGUIDE_MAX_UPLOAD_BYTES"))
+
+    @field_validator("cors_origins", "disable_specific_caches", mode="before")
     @classmethod
-    def _split_origins(cls, value: object) -> object:
+    def _split_commas(cls, value: object) -> object:
         if isinstance(value, str):
             return [origin.strip() for origin in value.split(",") if origin.strip()]
         return value
+
+    @field_validator("s3_bucket_name")
+    @classmethod
+    def _bucket_for_s3(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and info.data.get("storage") == "s3":
+            raise ValueError("required when REEFGUIDE_STORAGE is s3")
+        return value or None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -106,6 +136,18 @@ class Settings(BaseSettings):
         if scheme not in {"postgresql", "postgres", "sqlite"}:
             raise ValueError("must start with postgresql:// or sqlite://")
         return value
+
+    @property
+    def public_url(self) -> str | None:
+        """API_DOMAIN when it was set: where clients reach the API. Unset, links the API
+        hands out (local storage) are built from the address each request came to."""
+        return self.api_domain.rstrip("/") if "api_domain" in self.model_fields_set else None
+
+    @property
+    def storage_backend(self) -> Literal["local", "s3"]:
+        if self.storage == "auto":
+            return "s3" if self.s3_bucket_name else "local"
+        return self.storage
 
     @property
     def effective_database_url(self) -> str:

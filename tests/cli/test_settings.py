@@ -20,6 +20,12 @@ def test_defaults_without_configuration(cli: Cli, monkeypatch: pytest.MonkeyPatc
     assert (settings.host, settings.port) == ("127.0.0.1", 5000)
 
 
+def test_the_public_url_is_api_domain_when_set(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert load_settings().public_url is None
+    monkeypatch.setenv("API_DOMAIN", "https://reefguide.example.org/")
+    assert load_settings().public_url == "https://reefguide.example.org"
+
+
 def test_database_connection_is_retried_10_times_3_seconds_apart_by_default(cli: Cli) -> None:
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert settings.db_connect_attempts == 10
@@ -35,6 +41,8 @@ def test_database_connection_is_retried_10_times_3_seconds_apart_by_default(cli:
         ("DATABASE_URL", "mysql://db/reefguide"),
         ("LOG_LEVEL", "LOUD"),
         ("REEFGUIDE_DB_CONNECT_ATTEMPTS", "0"),
+        ("JOB_LEASE_SECONDS", "0"),
+        ("REEFGUIDE_STORAGE", "ftp"),
     ],
 )
 def test_an_invalid_setting_is_one_line_naming_the_variable(
@@ -46,6 +54,15 @@ def test_an_invalid_setting_is_one_line_naming_the_variable(
     message = str(raised.value)
     assert message.startswith(f"Invalid setting {variable}: ")
     assert "\n" not in message
+
+
+def test_s3_storage_without_a_bucket_names_the_bucket_variable(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("REEFGUIDE_STORAGE", "s3")
+    with pytest.raises(SettingsError) as raised:
+        load_settings()
+    assert str(raised.value) == "Invalid setting S3_BUCKET_NAME: required when REEFGUIDE_STORAGE is s3"
 
 
 def test_an_invalid_value_is_not_echoed(cli: Cli, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -2,6 +2,7 @@
 
 from reefguide.auth.models import ApiKey, RefreshToken
 from reefguide.db.base import Base
+from reefguide.jobs.models import Job, JobAssignment, JobRequest, JobResult
 from reefguide.projects.models import (
     Group,
     GroupManager,
@@ -19,6 +20,10 @@ __all__ = [
     "Group",
     "GroupManager",
     "GroupMember",
+    "Job",
+    "JobAssignment",
+    "JobRequest",
+    "JobResult",
     "MapLayer",
     "PasswordResetCode",
     "Polygon",

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -19,29 +17,13 @@ from sqlalchemy.exc import (
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from reefguide.errors import ApiError
+from reefguide.errors import ApiError, error_message, field_name
 
 log = structlog.get_logger(__name__)
 
 DATABASE_DOWN = "The database is unavailable; please try again shortly"
 CONFLICT = "Conflict with a concurrent change; please retry"
 VALUE_NOT_STORABLE = "Invalid request: a value is out of range or cannot be stored"
-
-
-def _field(loc: tuple[Any, ...]) -> str:
-    # ("body", "email") -> "email"; ("query", "limit") -> "limit"; ("body", "a", 0, "b") -> "a.0.b"
-    parts = (
-        [str(part) for part in loc[1:]]
-        if loc and loc[0] in {"body", "query", "path", "header", "cookie"}
-        else [str(p) for p in loc]
-    )
-    return ".".join(parts) or str(loc[0] if loc else "body")
-
-
-def _message(error: dict[str, Any]) -> str:
-    # Only pydantic's `msg`: the error's `input` and `ctx` echo what the client sent.
-    message = str(error.get("msg", "Invalid value"))
-    return message.removeprefix("Value error, ")
 
 
 async def _api_error(_request: Request, exc: Exception) -> JSONResponse:
@@ -57,7 +39,8 @@ async def _validation_error(_request: Request, exc: Exception) -> JSONResponse:
     body = {
         "message": "Invalid request",
         "errors": [
-            {"field": _field(tuple(error.get("loc", ()))), "message": _message(error)} for error in errors
+            {"field": field_name(tuple(error.get("loc", ()))), "message": error_message(error)}
+            for error in errors
         ],
     }
     return JSONResponse(body, status_code=400)

@@ -44,6 +44,10 @@ DOCS_CSP = (
 )
 
 
+# The local storage routes, where workers PUT result files.
+UPLOAD_PATH_PREFIX = "/api/storage/"
+
+
 class BodyTooLarge(HTTPException):
     """Raised from `receive` once a streamed body passes the limit. An HTTPException
     because FastAPI's body parser re-raises those but turns any other error into 400."""
@@ -67,10 +71,22 @@ def _valid_request_id(value: bytes | None) -> str | None:
 
 
 class RequestMiddleware:
-    def __init__(self, app: ASGIApp, *, max_body_bytes: int, docs_paths: frozenset[str]) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body_bytes: int,
+        docs_paths: frozenset[str],
+        max_upload_bytes: int | None = None,
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.max_upload_bytes = max_body_bytes if max_upload_bytes is None else max_upload_bytes
         self.docs_paths = docs_paths
+
+    def body_limit(self, path: str) -> int:
+        """Result files uploaded to local storage may be far larger than any JSON body."""
+        return self.max_upload_bytes if path.startswith(UPLOAD_PATH_PREFIX) else self.max_body_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -101,14 +117,13 @@ class RequestMiddleware:
             await send(message)
 
         try:
+            limit = self.body_limit(scope["path"])
             length = _header(headers, b"content-length")
-            if length is not None and length.isdigit() and int(length) > self.max_body_bytes:
-                await self._send_error(
-                    send_with_headers, 413, f"Request body exceeds {self.max_body_bytes} bytes"
-                )
+            if length is not None and length.isdigit() and int(length) > limit:
+                await self._send_error(send_with_headers, 413, f"Request body exceeds {limit} bytes")
                 return
             try:
-                await self.app(scope, self._limited(receive), send_with_headers)
+                await self.app(scope, self._limited(receive, limit), send_with_headers)
             except Exception:
                 # Starlette answers unhandled errors outside every middleware, so without
                 # our headers: answer here, and let the error go on to be logged.
@@ -126,7 +141,7 @@ class RequestMiddleware:
             )
             structlog.contextvars.unbind_contextvars("request_id")
 
-    def _limited(self, receive: Receive) -> Receive:
+    def _limited(self, receive: Receive, limit: int) -> Receive:
         """Count streamed bytes too: a chunked body has no Content-Length to check."""
         received = 0
 
@@ -135,8 +150,8 @@ class RequestMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.max_body_bytes:
-                    raise BodyTooLarge(self.max_body_bytes)
+                if received > limit:
+                    raise BodyTooLarge(limit)
             return message
 
         return limited_receive

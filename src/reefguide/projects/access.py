@@ -18,6 +18,8 @@ who may read it but not change it gets 403. `load` applies that.
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, CompoundSelect, Select, or_, select, true, union
@@ -36,12 +38,42 @@ from reefguide.spatial.models import Polygon, PolygonNote
 from reefguide.users.models import Role, User
 
 M = TypeVar("M", Project, Group, Polygon, PolygonNote)
+R = TypeVar("R")
+
+# Callers whose conditions are kept: building one (a tree of subqueries) and
+# computing its cache key cost more than the statements it filters.
+CACHED_CALLERS = 4096
+
+
+def per_caller(build: Callable[[User], R]) -> Callable[[User], R]:
+    """Build each caller's condition once and reuse it. A condition depends only on
+    the caller's id and whether they are an admin; SQLAlchemy expressions are
+    immutable, and remember their cache keys, so a reused one is nearly free."""
+
+    @functools.lru_cache(maxsize=CACHED_CALLERS)
+    def cached(user_id: int, admin: bool) -> R:
+        return build(_Caller(user_id, admin))  # type: ignore[arg-type]
+
+    @functools.wraps(build)
+    def condition(user: User) -> R:
+        return cached(user.id, is_admin(user))
+
+    return condition
+
+
+class _Caller:
+    """What a condition may know of its user."""
+
+    def __init__(self, user_id: int, admin: bool) -> None:
+        self.id = user_id
+        self.roles = [Role.ADMIN] if admin else []
 
 
 def is_admin(user: User) -> bool:
     return Role.ADMIN in user.roles
 
 
+@per_caller
 def groups_of(user: User) -> CompoundSelect[Any]:
     """Ids of the groups the user owns, manages or belongs to."""
     return union(
@@ -54,6 +86,7 @@ def groups_of(user: User) -> CompoundSelect[Any]:
 # Projects.
 
 
+@per_caller
 def project_readable(user: User) -> ColumnElement[bool]:
     if is_admin(user):
         return true()
@@ -67,10 +100,12 @@ def project_readable(user: User) -> ColumnElement[bool]:
     )
 
 
+@per_caller
 def project_writable(user: User) -> ColumnElement[bool]:
     return true() if is_admin(user) else Project.user_id == user.id
 
 
+@per_caller
 def readable_project_ids(user: User) -> Select[Any]:
     return select(Project.id).where(project_readable(user))
 
@@ -78,16 +113,19 @@ def readable_project_ids(user: User) -> Select[Any]:
 # Polygons and notes.
 
 
+@per_caller
 def polygon_readable(user: User) -> ColumnElement[bool]:
     if is_admin(user):
         return true()
     return or_(Polygon.user_id == user.id, Polygon.project_id.in_(readable_project_ids(user)))
 
 
+@per_caller
 def polygon_writable(user: User) -> ColumnElement[bool]:
     return true() if is_admin(user) else Polygon.user_id == user.id
 
 
+@per_caller
 def note_readable(user: User) -> ColumnElement[bool]:
     if is_admin(user):
         return true()
@@ -97,6 +135,7 @@ def note_readable(user: User) -> ColumnElement[bool]:
     )
 
 
+@per_caller
 def note_writable(user: User) -> ColumnElement[bool]:
     return true() if is_admin(user) else PolygonNote.user_id == user.id
 
@@ -104,10 +143,12 @@ def note_writable(user: User) -> ColumnElement[bool]:
 # Groups.
 
 
+@per_caller
 def group_readable(user: User) -> ColumnElement[bool]:
     return true() if is_admin(user) else Group.id.in_(groups_of(user))
 
 
+@per_caller
 def group_manageable(user: User) -> ColumnElement[bool]:
     """Name, description and members: owner, managers, admin."""
     if is_admin(user):
@@ -118,6 +159,7 @@ def group_manageable(user: User) -> ColumnElement[bool]:
     )
 
 
+@per_caller
 def group_owned(user: User) -> ColumnElement[bool]:
     """Delete, managers, ownership transfer: owner and admin."""
     return true() if is_admin(user) else Group.owner_id == user.id

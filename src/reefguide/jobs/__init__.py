@@ -1,0 +1,1 @@
+"""The job platform: job types, the queue, caching, routes."""
