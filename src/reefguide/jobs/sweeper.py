@@ -66,13 +66,13 @@ class Sweeper:
         clock: Callable[[], datetime],
     ) -> None:
         self._sessionmaker = sessionmaker
-        self._scheduled = scheduled
+        self.scheduled = scheduled
         self._clock = clock
         self._tasks: list[asyncio.Task[None]] = []
 
     def start(self) -> None:
         self._tasks = [
-            asyncio.create_task(self._loop(sweep), name=f"sweep-{sweep.name}") for sweep in self._scheduled
+            asyncio.create_task(self._loop(sweep), name=f"sweep-{sweep.name}") for sweep in self.scheduled
         ]
 
     async def stop(self) -> None:
