@@ -15,7 +15,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, case, exists, false, insert, or_, select, tuple_, update
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Table,
+    and_,
+    case,
+    exists,
+    false,
+    insert,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reefguide.errors import ApiError, BadRequest, Conflict, NotFound
@@ -50,9 +63,13 @@ class Queue:
     lease_seconds: int
 
 
+# A job as the ORM loads it, or as a plain row of the jobs table (the hot paths).
+JobLike = Job | Row[Any]
+
+
 @dataclass(frozen=True)
 class Claimed:
-    job: Job
+    job: JobLike
     assignment: dict[str, Any]  # the job_assignments row
     lease_token: str
 
@@ -71,12 +88,16 @@ class Lease:
         return JobAssignment.claimed_by_user_id == self.principal_id
 
 
+def _table(model: type[Job] | type[JobAssignment] | type[JobResult]) -> Table:
+    return cast(Table, model.__table__)
+
+
 def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
 def event_of(
-    job: Job, *, progress: float | None = None, message: str | None = None, at: datetime | None = None
+    job: JobLike, *, progress: float | None = None, message: str | None = None, at: datetime | None = None
 ) -> JobEvent:
     """The event of a change to `job` (`at`: when, if not the job's own last update)."""
     return JobEvent(
@@ -104,7 +125,7 @@ def _claimable(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
-def _max_run(job: Job) -> timedelta:
+def _max_run(job: JobLike) -> timedelta:
     job_type = get_job_type(job.type)
     return timedelta(seconds=job_type.max_run_seconds if job_type else 3600)
 
@@ -112,7 +133,7 @@ def _max_run(job: Job) -> timedelta:
 async def _start(
     session: AsyncSession,
     queue: Queue,
-    jobs: Sequence[Job],
+    jobs: Sequence[JobLike],
     *,
     now: datetime,
     principal_id: int,
@@ -154,10 +175,13 @@ async def _start(
                 "updated_at": now,
             }
         )
-    # One multi-row INSERT, as plain rows: a claim of a hundred jobs should not pay
-    # for a hundred ORM objects.
-    table = cast(Table, JobAssignment.__table__)
-    inserted = await session.execute(insert(table).returning(table.c.id, sort_by_parameter_order=True), rows)
+    # One multi-row INSERT, in Core: a claim of a hundred jobs should not pay for a
+    # hundred ORM objects.
+    table = _table(JobAssignment)
+    connection = await session.connection()
+    inserted = await connection.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
     claimed = [
         Claimed(job=job, assignment={**row, "id": assignment_id}, lease_token=token)
         for job, token, row, (assignment_id,) in zip(jobs, tokens, rows, inserted.all(), strict=True)
@@ -201,16 +225,17 @@ async def claim(
         # Python's sqlite3 opens a transaction only before a statement that starts
         # with UPDATE: a `WITH …` statement would run outside it.
         targets = picked
+    jobs_table = _table(Job)
     statement = (
-        update(Job)
-        .where(Job.id.in_(targets), Job.status == PENDING)
-        .values(status=IN_PROGRESS, attempt_count=Job.attempt_count + 1, updated_at=now)
-        .returning(Job)
+        update(jobs_table)
+        .where(jobs_table.c.id.in_(targets), jobs_table.c.status == PENDING)
+        .values(status=IN_PROGRESS, attempt_count=jobs_table.c.attempt_count + 1, updated_at=now)
+        .returning(*jobs_table.c)
     )
-    jobs = sorted(
-        (await session.scalars(statement, execution_options=FRESH_ROWS)).all(),
-        key=lambda job: (-job.priority, job.id),
-    )
+    # Plain rows, in Core: the ORM's bookkeeping for a hundred jobs costs more than the
+    # statement, and nothing here changes them further.
+    connection = await session.connection()
+    jobs = sorted((await connection.execute(statement)).all(), key=lambda job: (-job.priority, job.id))
     return await _start(
         session,
         queue,
@@ -410,27 +435,22 @@ async def complete_many(
                 by_token.append((assignment_id, hash_token(lease.token)))
             else:
                 by_principal.setdefault(lease.principal_id, []).append(assignment_id)
+    # In Core, on plain rows: this is the path a busy fleet's results take.
+    connection = await session.connection()
+    leases, jobs = _table(JobAssignment).c, _table(Job).c
     holders: list[ColumnElement[bool]] = []
     if by_token:
-        holders.append(tuple_(JobAssignment.id, JobAssignment.lease_token_hash).in_(by_token))
+        holders.append(tuple_(leases.id, leases.lease_token_hash).in_(by_token))
     for principal_id, assignment_ids in by_principal.items():
-        holders.append(
-            and_(JobAssignment.id.in_(assignment_ids), JobAssignment.claimed_by_user_id == principal_id)
-        )
+        holders.append(and_(leases.id.in_(assignment_ids), leases.claimed_by_user_id == principal_id))
     ended: Sequence[Any] = ()
     if holders:
         ended = (
-            await session.execute(
-                update(JobAssignment)
-                .where(JobAssignment.completed_at.is_(None), JobAssignment.expires_at > now, or_(*holders))
+            await connection.execute(
+                update(_table(JobAssignment))
+                .where(leases.completed_at.is_(None), leases.expires_at > now, or_(*holders))
                 .values(completed_at=now, outcome=SUCCEEDED, updated_at=now)
-                .returning(
-                    JobAssignment.id,
-                    JobAssignment.job_id,
-                    JobAssignment.storage_scheme,
-                    JobAssignment.storage_uri,
-                ),
-                execution_options=NO_SYNC,
+                .returning(leases.id, leases.job_id, leases.storage_scheme, leases.storage_uri)
             )
         ).all()
     moved: dict[int, Any] = {}
@@ -438,12 +458,11 @@ async def complete_many(
         moved = {
             row.id: row
             for row in (
-                await session.execute(
-                    update(Job)
-                    .where(Job.id.in_([row.job_id for row in ended]), Job.status == IN_PROGRESS)
-                    .values(status=case((Job.cancel_requested, CANCELLED), else_=SUCCEEDED), updated_at=now)
-                    .returning(Job.id, Job.type, Job.status, Job.user_id, Job.updated_at),
-                    execution_options=NO_SYNC,
+                await connection.execute(
+                    update(_table(Job))
+                    .where(jobs.id.in_([row.job_id for row in ended]), jobs.status == IN_PROGRESS)
+                    .values(status=case((jobs.cancel_requested, CANCELLED), else_=SUCCEEDED), updated_at=now)
+                    .returning(jobs.id, jobs.type, jobs.status, jobs.user_id, jobs.updated_at)
                 )
             ).all()
         }
@@ -468,7 +487,7 @@ async def complete_many(
                 }
             )
     if results:
-        await session.execute(insert(JobResult), results)
+        await connection.execute(insert(_table(JobResult)), results)
     if wanted:  # leases that were not live, or not the caller's
         known = set(
             (await session.scalars(select(JobAssignment.id).where(JobAssignment.id.in_(list(wanted))))).all()
