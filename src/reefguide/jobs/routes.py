@@ -12,6 +12,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reefguide.auth.dependencies import AdminUser, AnalystUser, WorkerUser, require_roles
@@ -21,7 +22,7 @@ from reefguide.errors import ApiError, BadRequest, Forbidden, invalid
 from reefguide.jobs import queue as job_queue
 from reefguide.jobs import service as jobs
 from reefguide.jobs.models import Job
-from reefguide.jobs.queue import Claimed, Lease, Queue, Report
+from reefguide.jobs.queue import Claimed, JobLike, Lease, Queue, Report
 from reefguide.jobs.schemas import (
     AssignIn,
     AssignOut,
@@ -117,6 +118,11 @@ def _details(job: Job) -> JobDetails:
 def _api_root(request: Request) -> str:
     """The API's address as this caller reached it (scheme, host, port, root path)."""
     return str(request.base_url).rstrip("/")
+
+
+def _job_row(job: JobLike) -> JobRow:
+    # A plain row validates fastest as the mapping it is.
+    return JobRow.model_validate(job._mapping if isinstance(job, Row) else job)
 
 
 def _leased(claimed: Claimed) -> LeasedAssignment:
@@ -297,9 +303,7 @@ async def claim(
                 ecs_cluster_arn=body.ecs_cluster_arn,
             )
             answer = ClaimOut(
-                assignments=[
-                    ClaimedOut(assignment=_leased(c), job=JobRow.model_validate(c.job)) for c in claimed
-                ]
+                assignments=[ClaimedOut(assignment=_leased(c), job=_job_row(c.job)) for c in claimed]
             )
         remaining = deadline - time.monotonic()
         if claimed or remaining <= 0:
