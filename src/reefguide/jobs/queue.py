@@ -29,10 +29,9 @@ from sqlalchemy import (
     tuple_,
     update,
 )
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from reefguide.errors import ApiError, BadRequest, Conflict, NotFound
-from reefguide.jobs import queue_pg
 from reefguide.jobs.events import JobEvent, JobEvents, JobSignals
 from reefguide.jobs.models import Job, JobAssignment, JobResult
 from reefguide.jobs.types import JobStatus, get_job_type
@@ -178,18 +177,14 @@ async def _start(
         )
     # One multi-row INSERT, in Core: a claim of a hundred jobs should not pay for a
     # hundred ORM objects.
+    table = _table(JobAssignment)
     connection = await session.connection()
-    if queue_pg.is_postgres(connection):
-        assignment_ids = await queue_pg.insert_assignments(connection, rows, now=now)
-    else:
-        table = _table(JobAssignment)
-        inserted = await connection.execute(
-            insert(table).returning(table.c.id, table.c.job_id, sort_by_parameter_order=True), rows
-        )
-        assignment_ids = {job_id: assignment_id for assignment_id, job_id in inserted.all()}
+    inserted = await connection.execute(
+        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
+    )
     claimed = [
-        Claimed(job=job, assignment={**row, "id": assignment_ids[job.id]}, lease_token=token)
-        for job, token, row in zip(jobs, tokens, rows, strict=True)
+        Claimed(job=job, assignment={**row, "id": assignment_id}, lease_token=token)
+        for job, token, row, (assignment_id,) in zip(jobs, tokens, rows, inserted.all(), strict=True)
     ]
     queue.events.publish_after_commit(session, [event_of(c.job) for c in claimed])
     return claimed
@@ -211,12 +206,36 @@ async def claim(
     each moved to IN_PROGRESS with a fresh lease, in one statement."""
     if not job_types or limit < 1:
         return []
-    connection = await session.connection()
-    if queue_pg.is_postgres(connection):
-        claimed_rows = await queue_pg.claim(connection, job_types=job_types, limit=limit, now=now)
+    picked = (
+        select(Job.id)
+        .where(Job.type.in_(job_types), *_claimable(now))
+        .order_by(Job.priority.desc(), Job.id)
+        .limit(limit)
+        # PostgreSQL: rows another claimer holds are passed over, not waited for.
+        # SQLite has no row locks; its single writer does the same job.
+        .with_for_update(skip_locked=True)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        # A CTE is evaluated once. As `id IN (subquery)`, PostgreSQL may run the
+        # subquery again for each row it joins, each time skipping the rows the
+        # previous run locked, and so take more than `limit` jobs.
+        chosen = picked.cte("picked").prefix_with("MATERIALIZED")
+        targets = select(chosen.c.id)
     else:
-        claimed_rows = await _claim_rows(connection, job_types=job_types, limit=limit, now=now)
-    jobs = sorted(claimed_rows, key=lambda job: (-job.priority, job.id))
+        # Python's sqlite3 opens a transaction only before a statement that starts
+        # with UPDATE: a `WITH …` statement would run outside it.
+        targets = picked
+    jobs_table = _table(Job)
+    statement = (
+        update(jobs_table)
+        .where(jobs_table.c.id.in_(targets), jobs_table.c.status == PENDING)
+        .values(status=IN_PROGRESS, attempt_count=jobs_table.c.attempt_count + 1, updated_at=now)
+        .returning(*jobs_table.c)
+    )
+    # Plain rows, in Core: the ORM's bookkeeping for a hundred jobs costs more than the
+    # statement, and nothing here changes them further.
+    connection = await session.connection()
+    jobs = sorted((await connection.execute(statement)).all(), key=lambda job: (-job.priority, job.id))
     return await _start(
         session,
         queue,
@@ -228,28 +247,6 @@ async def claim(
         ecs_cluster_arn=ecs_cluster_arn,
         lease_for=None,
     )
-
-
-async def _claim_rows(
-    connection: AsyncConnection, *, job_types: Sequence[str], limit: int, now: datetime
-) -> Sequence[Row[Any]]:
-    """The claim in Core (SQLite; queue_pg.CLAIM on PostgreSQL), as plain rows."""
-    jobs = _table(Job).c
-    picked = (
-        select(jobs.id)
-        .where(jobs.type.in_(job_types), *_claimable(now))
-        .order_by(jobs.priority.desc(), jobs.id)
-        .limit(limit)
-    )
-    # `id IN (…)`, not a CTE: Python's sqlite3 opens a transaction only before a
-    # statement that starts with UPDATE, and a `WITH …` one would run outside it.
-    statement = (
-        update(_table(Job))
-        .where(jobs.id.in_(picked), jobs.status == PENDING)
-        .values(status=IN_PROGRESS, attempt_count=jobs.attempt_count + 1, updated_at=now)
-        .returning(*_table(Job).c)
-    )
-    return (await connection.execute(statement)).all()
 
 
 async def assign(
@@ -447,9 +444,7 @@ async def complete_many(
     for principal_id, assignment_ids in by_principal.items():
         holders.append(and_(leases.id.in_(assignment_ids), leases.claimed_by_user_id == principal_id))
     ended: Sequence[Any] = ()
-    if queue_pg.is_postgres(connection) and by_token and not by_principal:
-        ended = await queue_pg.end_leases(connection, by_token, now=now)
-    elif holders:
+    if holders:
         ended = (
             await connection.execute(
                 update(_table(JobAssignment))
@@ -459,11 +454,7 @@ async def complete_many(
             )
         ).all()
     moved: dict[int, Any] = {}
-    if ended and queue_pg.is_postgres(connection):
-        moved = {
-            row.id: row for row in await queue_pg.finish_jobs(connection, [r.job_id for r in ended], now=now)
-        }
-    elif ended:
+    if ended:
         moved = {
             row.id: row
             for row in (
@@ -496,10 +487,7 @@ async def complete_many(
                 }
             )
     if results:
-        if queue_pg.is_postgres(connection):
-            await queue_pg.insert_results(connection, results, now=now)
-        else:
-            await connection.execute(insert(_table(JobResult)), results)
+        await connection.execute(insert(_table(JobResult)), results)
     if wanted:  # leases that were not live, or not the caller's
         known = set(
             (await session.scalars(select(JobAssignment.id).where(JobAssignment.id.in_(list(wanted))))).all()

@@ -121,15 +121,12 @@ def _api_root(request: Request) -> str:
 
 
 def _job_row(job: JobLike) -> JobRow:
-    if isinstance(job, Row):
-        # A row the claim just read back: built without validating it again.
-        return JobRow.model_construct(**job._mapping)
-    return JobRow.model_validate(job)
+    # A plain row validates fastest as the mapping it is.
+    return JobRow.model_validate(job._mapping if isinstance(job, Row) else job)
 
 
 def _leased(claimed: Claimed) -> LeasedAssignment:
-    # Rows the claim just wrote: built without validating them again.
-    return LeasedAssignment.model_construct(**claimed.assignment, leaseToken=claimed.lease_token)
+    return LeasedAssignment.model_validate({**claimed.assignment, "leaseToken": claimed.lease_token})
 
 
 # Users.
