@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reefguide.errors import NotFound
 from reefguide.projects.access import load, polygon_readable, polygon_writable, project_readable
 from reefguide.projects.models import Project
 from reefguide.spatial.geometry import check_polygon
@@ -71,10 +72,19 @@ async def create_polygon(
 
 async def get_polygon(session: AsyncSession, user: User, polygon_id: int) -> PolygonView:
     """A polygon the caller may read (404 otherwise), with its owner and notes."""
-    polygon = await load(session, Polygon, polygon_id, readable=polygon_readable(user), name="Polygon")
-    owner = (await session.execute(select(User.id, User.email).where(User.id == polygon.user_id))).one()
+    # The polygon with its owner's email in one statement (`load` would take two).
+    found = (
+        await session.execute(
+            select(Polygon, User.email)
+            .join(User, User.id == Polygon.user_id)
+            .where(Polygon.id == polygon_id, polygon_readable(user))
+        )
+    ).first()
+    if found is None:
+        raise NotFound("Polygon not found")
+    polygon, owner_email = found
     notes = await notes_by_polygon(session, user, [polygon.id])
-    return PolygonView(polygon, Author(owner.id, owner.email), notes[polygon.id])
+    return PolygonView(polygon, Author(polygon.user_id, owner_email), notes[polygon.id])
 
 
 async def list_polygons(
