@@ -87,12 +87,11 @@ from sqlalchemy import insert, text
 
 from harness import DEFAULT_SERVER_URL, SERVER_URL_ENV, cpu_seconds, free_port, fresh_database, server
 
-# reefguide has no py.typed marker, and mypy sees it as an installed package from bench/.
 # The models come from the module that registers them all, so foreign keys' types resolve.
-from reefguide.db.engine import create_engine  # type: ignore[import-untyped]
-from reefguide.db.models import Job, JobRequest  # type: ignore[import-untyped]
-from reefguide.jobs.hashing import job_hash  # type: ignore[import-untyped]
-from reefguide.jobs.types import get_job_type  # type: ignore[import-untyped]
+from reefguide.db.engine import create_engine
+from reefguide.db.models import Job, JobRequest
+from reefguide.jobs.hashing import job_hash
+from reefguide.jobs.types import get_job_type
 
 PASSWORD = "bench-password-123"  # throwaway accounts in a throwaway database
 WORKER_EMAIL = "worker@example.com"
@@ -193,6 +192,7 @@ async def enqueue_jobs(dsn: str, user_id: int, count: int) -> None:
     """An empty queue, then `count` PENDING TEST jobs (inputs {id: 1…count}) and their
     requests, inserted as `POST /api/jobs` would have created them; VACUUM ANALYZE."""
     job_type = get_job_type(JOB_TYPE)
+    assert job_type is not None
     now = datetime.now(UTC)
     jobs: list[dict[str, Any]] = []
     for number in range(1, count + 1):

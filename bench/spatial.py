@@ -78,11 +78,10 @@ from harness import (
     wait_idle,
 )
 
-# reefguide has no py.typed marker, and mypy sees it as an installed package from bench/.
 # The models come from the module that registers them all, so foreign keys' types resolve.
-from reefguide.db.engine import create_engine  # type: ignore[import-untyped]
-from reefguide.db.models import Polygon, PolygonNote  # type: ignore[import-untyped]
-from reefguide.spatial.geometry import check_polygon  # type: ignore[import-untyped]
+from reefguide.db.engine import create_engine
+from reefguide.db.models import Polygon, PolygonNote
+from reefguide.spatial.geometry import check_polygon
 
 PASSWORD = "bench-password-123"  # throwaway accounts in a throwaway database
 BENCH_EMAIL = "bench@example.com"

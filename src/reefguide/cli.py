@@ -1,4 +1,4 @@
-"""The `reefguide` command: serve, db, keys, users, openapi."""
+"""The `reefguide` command: serve, worker, db, keys, users, openapi."""
 
 from __future__ import annotations
 
@@ -184,6 +184,47 @@ def serve(
 
 def _exit_after_graceful_stop(_signum: int, _frame: object) -> None:
     raise SystemExit(0)
+
+
+@app.command()
+def worker(
+    types: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--types",
+            metavar="TYPES",
+            help="Job types to claim, comma-separated or repeated (default: JOB_TYPES, else every built-in).",
+        ),
+    ] = None,
+    grace_seconds: Annotated[
+        float,
+        typer.Option(min=0, help="After SIGTERM, how long running jobs may take before they are released."),
+    ] = 30.0,
+    max_concurrent: Annotated[
+        int | None,
+        typer.Option(min=1, max=100, help="Jobs run at once (default: MAX_CONCURRENT_JOBS, else 1)."),
+    ] = None,
+) -> None:
+    """Run jobs: claim them from the API, run the built-in handlers, report.
+
+    Reads API_ENDPOINT, WORKER_USERNAME and WORKER_PASSWORD (or WORKER_API_KEY),
+    JOB_TYPES, POLL_INTERVAL_MS, IDLE_TIMEOUT_MS and MAX_CONCURRENT_JOBS.
+
+    Exits 0 after IDLE_TIMEOUT_MS with nothing to do, or when stopped by SIGTERM.
+    """
+    # The worker's own settings: it needs nothing of the server's.
+    from reefguide.worker.command import WorkerConfigError, run_worker
+    from reefguide.worker.settings import WorkerSettingsError, load_worker_settings
+
+    try:
+        settings = load_worker_settings()
+        names = [name.strip() for option in types or () for name in option.split(",") if name.strip()]
+        code = run_worker(
+            settings, job_types=names or None, max_concurrent_jobs=max_concurrent, grace_seconds=grace_seconds
+        )
+    except (WorkerSettingsError, WorkerConfigError) as exc:
+        raise _fail(str(exc), BAD_SETTING) from None
+    raise typer.Exit(code)
 
 
 @db_app.command("upgrade")
