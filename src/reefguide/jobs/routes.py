@@ -308,7 +308,14 @@ async def claim(
         remaining = deadline - time.monotonic()
         if claimed or remaining <= 0:
             return answer
-        await waker.wait(body.job_types, min(remaining, CLAIM_POLL_SECONDS))
+        woken = await waker.wait(body.job_types, min(remaining, CLAIM_POLL_SECONDS))
+        if await request.is_disconnected():
+            # Nobody would receive what this claim took (a worker stopping, say): stop
+            # here, and pass a wake-up on to the claims still waiting.
+            if woken:
+                for job_type in body.job_types:
+                    waker.notify(job_type)
+            return ClaimOut(assignments=[])
 
 
 def _lease(body: LeaseIn, worker: User) -> Lease:
