@@ -187,17 +187,9 @@ async def _add(
     existing = set(
         await session.scalars(select(model.user_id).where(model.group_id == group.id, model.user_id.in_(ids)))
     )
-    outcome: Outcome[Person] = Outcome()
-    for user_id in ids:
-        person = found.get(user_id)
-        if person is None:
-            outcome.errors.append((user_id, USER_NOT_FOUND))
-        elif user_id in existing:
-            outcome.unchanged.append(person)
-        else:
-            session.add(model(group_id=group.id, user_id=user_id))
-            outcome.done.append(person)
-    return outcome
+    added = [user_id for user_id in ids if user_id in found and user_id not in existing]
+    session.add_all(model(group_id=group.id, user_id=user_id) for user_id in added)
+    return Outcome.of(ids, found, set(added), missing=USER_NOT_FOUND)
 
 
 async def _remove(
@@ -210,16 +202,7 @@ async def _remove(
             delete(model).where(model.group_id == group.id, model.user_id.in_(ids)).returning(model.user_id)
         )
     )
-    outcome: Outcome[Person] = Outcome()
-    for user_id in ids:
-        person = found.get(user_id)
-        if person is None:
-            outcome.errors.append((user_id, USER_NOT_FOUND))
-        elif user_id in removed:
-            outcome.done.append(person)
-        else:
-            outcome.unchanged.append(person)
-    return outcome
+    return Outcome.of(ids, found, removed, missing=USER_NOT_FOUND)
 
 
 async def add_members(

@@ -8,7 +8,7 @@ projects there are.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any, Generic, TypeVar
@@ -49,6 +49,31 @@ class Outcome(Generic[T]):
     done: list[T] = field(default_factory=list)
     unchanged: list[T] = field(default_factory=list)
     errors: list[tuple[int, str]] = field(default_factory=list)
+
+    @classmethod
+    def of(
+        cls,
+        ids: Sequence[int],
+        found: Mapping[int, T],
+        changed: Container[int],
+        *,
+        missing: str,
+        refused: Mapping[int, str] | None = None,
+    ) -> Outcome[T]:
+        """Each id, in order: an error when not `found` (or `refused`, with its reason),
+        `done` when in `changed`, else `unchanged`."""
+        outcome: Outcome[T] = cls()
+        for item_id in ids:
+            item = found.get(item_id)
+            if item is None:
+                outcome.errors.append((item_id, missing))
+            elif refused and item_id in refused:
+                outcome.errors.append((item_id, refused[item_id]))
+            elif item_id in changed:
+                outcome.done.append(item)
+            else:
+                outcome.unchanged.append(item)
+        return outcome
 
 
 async def people(session: AsyncSession, user_ids: Collection[int]) -> dict[int, Person]:

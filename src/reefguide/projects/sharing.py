@@ -37,18 +37,11 @@ async def share_with_users(
             )
         )
     )
-    outcome: Outcome[Person] = Outcome()
-    for user_id in ids:
-        person = found.get(user_id)
-        if person is None:
-            outcome.errors.append((user_id, USER_NOT_FOUND))
-        elif user_id == project.user_id:
-            outcome.errors.append((user_id, OWNER))
-        elif user_id in existing:
-            outcome.unchanged.append(person)
-        else:
-            session.add(ProjectUserShare(project_id=project.id, user_id=user_id))
-            outcome.done.append(person)
+    refused = {project.user_id: OWNER}
+    skipped = existing | set(refused)
+    added = [user_id for user_id in ids if user_id in found and user_id not in skipped]
+    session.add_all(ProjectUserShare(project_id=project.id, user_id=user_id) for user_id in added)
+    outcome = Outcome.of(ids, found, set(added), missing=USER_NOT_FOUND, refused=refused)
     if outcome.done:
         _record(session, UserAction.SHARE_PROJECT, by, project, userIds=[p.id for p in outcome.done])
     await session.flush()
@@ -70,15 +63,7 @@ async def unshare_with_users(
             .returning(ProjectUserShare.user_id)
         )
     )
-    outcome: Outcome[Person] = Outcome()
-    for user_id in ids:
-        person = found.get(user_id)
-        if person is None:
-            outcome.errors.append((user_id, USER_NOT_FOUND))
-        elif user_id in removed:
-            outcome.done.append(person)
-        else:
-            outcome.unchanged.append(person)
+    outcome = Outcome.of(ids, found, removed, missing=USER_NOT_FOUND)
     if outcome.done:
         _record(session, UserAction.UNSHARE_PROJECT, by, project, userIds=[p.id for p in outcome.done])
     await session.flush()
@@ -113,16 +98,9 @@ async def share_with_groups(
             )
         )
     )
-    outcome: Outcome[GroupRef] = Outcome()
-    for group_id in ids:
-        group = found.get(group_id)
-        if group is None:
-            outcome.errors.append((group_id, GROUP_NOT_FOUND))
-        elif group_id in existing:
-            outcome.unchanged.append(group)
-        else:
-            session.add(ProjectGroupShare(project_id=project.id, group_id=group_id))
-            outcome.done.append(group)
+    added = [group_id for group_id in ids if group_id in found and group_id not in existing]
+    session.add_all(ProjectGroupShare(project_id=project.id, group_id=group_id) for group_id in added)
+    outcome = Outcome.of(ids, found, set(added), missing=GROUP_NOT_FOUND)
     if outcome.done:
         _record(session, UserAction.SHARE_PROJECT, by, project, groupIds=[g.id for g in outcome.done])
     await session.flush()
@@ -144,15 +122,7 @@ async def unshare_with_groups(
             .returning(ProjectGroupShare.group_id)
         )
     )
-    outcome: Outcome[GroupRef] = Outcome()
-    for group_id in ids:
-        group = found.get(group_id)
-        if group is None:
-            outcome.errors.append((group_id, GROUP_NOT_FOUND))
-        elif group_id in removed:
-            outcome.done.append(group)
-        else:
-            outcome.unchanged.append(group)
+    outcome = Outcome.of(ids, found, removed, missing=GROUP_NOT_FOUND)
     if outcome.done:
         _record(session, UserAction.UNSHARE_PROJECT, by, project, groupIds=[g.id for g in outcome.done])
     await session.flush()
