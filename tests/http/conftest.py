@@ -5,7 +5,6 @@ apps whose database is down."""
 from __future__ import annotations
 
 import contextlib
-import logging
 import socket
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -13,25 +12,23 @@ from typing import Any
 
 import httpx
 import pytest
-import structlog
 from asgi_lifespan import LifespanManager
 from fastapi import FastAPI
 
 from reefguide.app import create_app
 from reefguide.auth.keys import KeyPair
+from reefguide.observability.logging import line_handler
 from tests.conftest import make_settings
 
 
-class LogCapture(logging.Handler):
-    """Every record that reaches the root logger, rendered by the app's own formatter."""
+class LogCapture:
+    """Every line the app logs (its own and every library's), as written to stderr."""
 
-    def __init__(self, formatter: logging.Formatter) -> None:
-        super().__init__(level=logging.DEBUG)
-        self.setFormatter(formatter)
+    def __init__(self) -> None:
         self.lines: list[str] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.lines.append(self.format(record))
+    def __call__(self, line: str) -> None:
+        self.lines.append(line)
 
     @property
     def text(self) -> str:
@@ -41,19 +38,14 @@ class LogCapture(logging.Handler):
 @pytest.fixture
 def captured_logs(app: FastAPI) -> Iterator[LogCapture]:
     """All log output of the app (and of every library logging through the root logger)."""
-    root = logging.getLogger()
-    # The app's own handler (pytest may have added its capture handlers beside it).
-    formatter = next(
-        (h.formatter for h in root.handlers if isinstance(h.formatter, structlog.stdlib.ProcessorFormatter)),
-        None,
-    )
-    assert formatter is not None, "create_app configured logging"
-    capture = LogCapture(formatter)
-    root.addHandler(capture)
+    handler = line_handler()
+    assert handler is not None, "create_app configured logging"
+    capture = LogCapture()
+    handler.listeners.append(capture)
     try:
         yield capture
     finally:
-        root.removeHandler(capture)
+        handler.listeners.remove(capture)
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import logging
 import re
 import socket
 from collections.abc import Iterator
@@ -21,6 +20,7 @@ from sqlalchemy import select
 
 from reefguide.db.base import utcnow
 from reefguide.mail import LogMailer, MailMessage, SmtpMailer
+from reefguide.observability.logging import line_handler
 from reefguide.users import password_reset
 from reefguide.users.models import PasswordResetCode, UserLog
 from tests.factories import PASSWORD, make_user
@@ -47,15 +47,14 @@ class RecordingMailer:
         return found
 
 
-class LogLines(logging.Handler):
+class LogLines:
     """Every log line as the service renders it (the JSON of the configured pipeline)."""
 
     def __init__(self) -> None:
-        super().__init__()
         self.events: list[dict[str, Any]] = []
 
-    def emit(self, record: logging.LogRecord) -> None:
-        self.events.append(json.loads(self.format(record)))
+    def __call__(self, line: str) -> None:
+        self.events.append(json.loads(line))
 
     def named(self, event: str) -> list[dict[str, Any]]:
         return [line for line in self.events if line.get("event") == event]
@@ -70,12 +69,12 @@ def mailer(app: FastAPI) -> RecordingMailer:
 
 @pytest.fixture
 def log_lines(app: FastAPI) -> Iterator[LogLines]:
-    root = logging.getLogger()
+    handler = line_handler()  # the pipeline create_app configured
+    assert handler is not None
     lines = LogLines()
-    lines.setFormatter(root.handlers[0].formatter)  # the pipeline create_app configured
-    root.addHandler(lines)
+    handler.listeners.append(lines)
     yield lines
-    root.removeHandler(lines)
+    handler.listeners.remove(lines)
 
 
 def other_code(code: str) -> str:

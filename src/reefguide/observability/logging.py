@@ -10,8 +10,8 @@ from __future__ import annotations
 import logging
 import sys
 import traceback
-from collections.abc import MutableMapping
-from typing import Any
+from collections.abc import Callable, MutableMapping
+from typing import Any, TextIO
 
 import structlog
 from fastapi.exceptions import ValidationException
@@ -126,6 +126,57 @@ def _use_json(settings: Settings) -> bool:
     return settings.log_format == "json"
 
 
+class LineHandler(logging.Handler):
+    """The one place rendered lines go: stderr, and whatever a test listens with.
+
+    The standard library's records (uvicorn, alembic, libraries) reach it as the
+    root logger's handler and are rendered by its formatter; structlog's own loggers
+    render in structlog and hand it the finished line (`write`), which skips building
+    a LogRecord and a second pass through the processors on every access line."""
+
+    def __init__(self, formatter: logging.Formatter, stream: TextIO) -> None:
+        super().__init__()
+        self.setFormatter(formatter)
+        self.stream = stream
+        self.listeners: list[Callable[[str], None]] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        try:
+            line = self.format(record)
+        except Exception:
+            self.handleError(record)
+            return
+        self.write(line)
+
+    def write(self, line: str) -> None:
+        with self.lock:  # type: ignore[union-attr]  # created by Handler.__init__
+            try:
+                self.stream.write(line + "\n")
+                self.stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed or broken stderr must not fail the request that logs
+        for listener in self.listeners:
+            listener(line)
+
+
+class _LineLogger:
+    """What structlog's bound loggers call with a finished line, for each level."""
+
+    def __init__(self, name: str, handler: LineHandler) -> None:
+        self.name = name  # for add_logger_name
+        self._handler = handler
+
+    def msg(self, message: str) -> None:
+        self._handler.write(message)
+
+    debug = info = warning = warn = error = err = critical = exception = fatal = failure = log = msg
+
+
+def line_handler() -> LineHandler | None:
+    """The handler configure_logging installed, if it has run."""
+    return next((h for h in logging.getLogger().handlers if isinstance(h, LineHandler)), None)
+
+
 def configure_logging(settings: Settings) -> None:
     """Route structlog and the standard library (uvicorn, alembic) through one pipeline."""
     shared: list[Any] = [
@@ -135,29 +186,31 @@ def configure_logging(settings: Settings) -> None:
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         redact,
     ]
-    renderer: Any = (
+    rendering: list[Any] = [
+        # Turned to text here, so the console renderer never shows (rich) locals.
+        structlog.processors.ExceptionRenderer(format_exception),
         structlog.processors.JSONRenderer()
         if _use_json(settings)
-        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-    )
-    level = getattr(logging, settings.log_level)
-    structlog.configure(
-        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
-        logger_factory=structlog.stdlib.LoggerFactory(),
-        wrapper_class=structlog.make_filtering_bound_logger(level),
-        cache_logger_on_first_use=False,
-    )
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
+        else structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty()),
+    ]
+    handler = LineHandler(
         structlog.stdlib.ProcessorFormatter(
             foreign_pre_chain=shared,
-            processors=[
-                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                # Turned to text here, so the console renderer never shows (rich) locals.
-                structlog.processors.ExceptionRenderer(format_exception),
-                renderer,
-            ],
-        )
+            processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, *rendering],
+        ),
+        sys.stderr,
+    )
+    level = getattr(logging, settings.log_level)
+
+    def logger_factory(name: str | None = None, *_args: Any) -> _LineLogger:
+        return _LineLogger(name or "reefguide", handler)
+
+    structlog.configure(
+        processors=[*shared, *rendering],
+        logger_factory=logger_factory,
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        # Tests configure logging again for each app; a cached logger would keep the old handler.
+        cache_logger_on_first_use=False,
     )
     root = logging.getLogger()
     root.handlers = [handler]
