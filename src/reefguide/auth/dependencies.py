@@ -18,11 +18,12 @@ from sqlalchemy import inspect as inspect_model
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from sqlalchemy.orm import make_transient_to_detached
+from sqlalchemy.orm.base import instance_state
 from sqlalchemy.util import greenlet_spawn
 
 from reefguide.auth import api_keys
 from reefguide.auth.context import AuthContext
-from reefguide.db.session import UnitOfWorkDep, unit_of_work
+from reefguide.db.session import request_unit_of_work, unit_of_work
 from reefguide.errors import Forbidden, Unauthorized
 from reefguide.observability.context import note
 from reefguide.users.models import Role, User
@@ -44,14 +45,12 @@ async def get_auth(request: Request) -> AuthContext:
 AuthDep = Annotated[AuthContext, Depends(get_auth)]
 
 
-async def current_user(
-    request: Request,
-    work: UnitOfWorkDep,
-) -> User:
+async def current_user(request: Request) -> User:
     # Usually the request's session has not begun (it may never be opened), and the
     # caller is read on a connection of its own, then adopted by the session. If it
     # has begun, it is used: waiting for a second pooled connection while holding one
     # can starve the pool.
+    work = request_unit_of_work(request)
     session = work.active_session
     user = await _authenticate(request, session)
     if session is None:
@@ -95,6 +94,7 @@ async def _authenticate(request: Request, session: AsyncSession | None) -> User:
 
 # Every column of the users table, labelled with its attribute name on User.
 _USER_COLUMNS = inspect_model(User).column_attrs
+_USER_MANAGER = inspect_model(User).class_manager
 _USER_BY_ID = select(*(column.columns[0].label(column.key) for column in _USER_COLUMNS)).where(
     User.__table__.c.id == bindparam("user_id")
 )
@@ -148,7 +148,10 @@ async def _select_with_asyncpg(engine: AsyncEngine, user_id: int) -> tuple[bool,
 def _loaded_user(values: dict[str, Any] | None) -> User | None:
     if values is None:
         return None
-    user = User(**values)
+    # As the ORM's loader does: values straight into the instance's dict, without
+    # the constructor's attribute events (which would mark every column changed).
+    user: User = _USER_MANAGER.new_instance()
+    instance_state(user).dict.update(values)
     make_transient_to_detached(user)
     return user
 

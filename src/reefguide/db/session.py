@@ -99,8 +99,21 @@ class UnitOfWork:
         return await self._session.merge(instance, load=False)
 
 
+_SCOPE_KEY = "reefguide.unit_of_work"
+
+
+def request_unit_of_work(request: Request) -> UnitOfWork:
+    """The request's unit of work, made on first use. Kept in the ASGI scope rather
+    than left to FastAPI's dependency cache so that `current_user`, which every
+    authenticated request runs, needs no dependency of its own to reach it."""
+    work: UnitOfWork | None = request.scope.get(_SCOPE_KEY)
+    if work is None:
+        work = request.scope[_SCOPE_KEY] = UnitOfWork(request.app.state.sessionmaker)
+    return work
+
+
 async def get_unit_of_work(request: Request) -> UnitOfWork:
-    return UnitOfWork(request.app.state.sessionmaker)
+    return request_unit_of_work(request)
 
 
 UnitOfWorkDep = Annotated[UnitOfWork, Depends(get_unit_of_work)]

@@ -99,7 +99,7 @@ def _describe_operation(operation: dict[str, Any], route: Any, security_schemes:
         }
     if route.body_field is not None:
         errors[413] = _json_error("Request body too large")
-    if get_unit_of_work in calls:  # SessionDep, or CurrentUser (which reads the user)
+    if authenticated or get_unit_of_work in calls:  # the caller is read from the database
         errors[503] = _json_error("The database is unavailable")
 
     operation["description"] = "\n\n".join(filter(None, [operation.get("description"), " ".join(notes)]))
