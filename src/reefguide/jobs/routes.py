@@ -6,8 +6,7 @@ Users are ANALYST (or ADMIN); workers are WORKER service accounts (or ADMIN).
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -16,13 +15,13 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from reefguide.auth.dependencies import AdminUser, AnalystUser, WorkerUser, require_roles
-from reefguide.db.base import utcnow
 from reefguide.db.session import SessionDep, unit_of_work
 from reefguide.errors import ApiError, BadRequest, Forbidden, invalid
 from reefguide.jobs import queue as job_queue
 from reefguide.jobs import service as jobs
+from reefguide.jobs.dependencies import ClockDep, QueueDep
 from reefguide.jobs.models import Job
-from reefguide.jobs.queue import Claimed, JobLike, Lease, Queue, Report
+from reefguide.jobs.queue import Claimed, JobLike, Lease, Report
 from reefguide.jobs.schemas import (
     AssignIn,
     AssignOut,
@@ -84,23 +83,11 @@ StatusFilter = Annotated[
 StatsReader = Annotated[User, Depends(require_roles(Role.ANALYST, Role.WORKER))]
 
 
-def _queue(request: Request) -> Queue:
-    queue: Queue = request.app.state.queue
-    return queue
-
-
-def _clock(request: Request) -> Callable[[], datetime]:
-    clock: Callable[[], datetime] = getattr(request.app.state, "clock", utcnow)
-    return clock
-
-
 async def _settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-QueueDep = Annotated[Queue, Depends(_queue)]
-ClockDep = Annotated[Callable[[], datetime], Depends(_clock)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 
 

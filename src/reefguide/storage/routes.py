@@ -29,7 +29,7 @@ BINARY = {"schema": {"type": "string", "format": "binary"}}
 DOWNLOAD_HEADERS = {"content-security-policy": "sandbox"}
 
 
-def local_storage(request: Request) -> LocalStorage:
+async def local_storage(request: Request) -> LocalStorage:
     storage = request.app.state.storage
     if not isinstance(storage, LocalStorage):
         raise NotFound("Not found")

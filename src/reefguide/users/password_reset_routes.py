@@ -19,7 +19,7 @@ router = APIRouter(prefix="/password-reset", tags=["password reset"])
 REQUESTED = "If an account with that email exists, a reset code has been sent."
 
 
-def get_mailer(request: Request) -> Mailer:
+async def get_mailer(request: Request) -> Mailer:
     mailer: Mailer = request.app.state.mailer
     return mailer
 
