@@ -13,6 +13,9 @@ from reefguide.auth.context import AuthContext
 from reefguide.auth.keys import KeyPair, load_or_create_key_pair
 from reefguide.auth.routes import jwks_router
 from reefguide.auth.routes import router as auth_router
+from reefguide.cluster.build import build_backend
+from reefguide.cluster.routes import router as cluster_router
+from reefguide.dataspec.routes import router as dataspec_router
 from reefguide.db.base import utcnow
 from reefguide.db.engine import create_engine, create_sessionmaker
 from reefguide.http.handlers import install_error_handlers
@@ -67,6 +70,8 @@ API_ROUTERS: tuple[APIRouter, ...] = (
     storage_router,
     jobs_router,
     jobs_admin_router,
+    cluster_router,
+    dataspec_router,
 )
 
 
@@ -82,6 +87,7 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
             yield
         finally:
             await platform.stop()
+            await app.state.cluster.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -100,6 +106,8 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
     app.state.rate_limits = RateLimits(enabled=not settings.test_mode)
     app.state.mailer = build_mailer(settings)
     app.state.storage = build_storage(settings)
+    # Where workers run; local workers get this server's address and WORKER_* credential.
+    app.state.cluster = build_backend(settings)
     app.state.clock = utcnow
     app.state.jobs = JobPlatform.build(
         settings, app.state.sessionmaker, app.state.storage, lambda: app.state.clock()

@@ -1,4 +1,4 @@
-"""The `reefguide` command: serve, worker, db, keys, users, openapi."""
+"""The `reefguide` command: serve, worker, manager, db, keys, users, openapi."""
 
 from __future__ import annotations
 
@@ -225,6 +225,52 @@ def worker(
     except (WorkerSettingsError, WorkerConfigError) as exc:
         raise _fail(str(exc), BAD_SETTING) from None
     raise typer.Exit(code)
+
+
+@app.command()
+def manager(
+    config: Annotated[
+        Path | None,
+        typer.Option("--config", help="A TOML file of pools (default: the <TYPE>_* variables)."),
+    ] = None,
+    backend: Annotated[
+        str | None,
+        typer.Option(
+            "--backend", metavar="local|ecs", help="Where workers run (default: CLUSTER_BACKEND, else local)."
+        ),
+    ] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Decide and log, but launch nothing.")] = False,
+    once: Annotated[
+        bool, typer.Option("--once", help="Poll once and exit: 0 when the poll succeeded.")
+    ] = False,
+) -> None:
+    """Start workers as the job backlog grows: per pool, as many as the original's formula asks.
+
+    Reads API_ENDPOINT, MANAGER_USERNAME and MANAGER_PASSWORD (or API_USERNAME and
+    API_PASSWORD, or MANAGER_API_KEY), POLL_INTERVAL_MS, and per job type
+    <TYPE>_MIN_CAPACITY, _MAX_CAPACITY, _COOLDOWN, _SENSITIVITY, _FACTOR, _TASK_DEF,
+    _CLUSTER, _SECURITY_GROUP, _SUBNETS. Serves GET /health on REEFGUIDE_MANAGER_PORT
+    or PORT (3000). Exits 0 when stopped by SIGTERM.
+    """
+    import os
+
+    from reefguide.manager.command import run_manager
+    from reefguide.manager.config import ManagerConfigError, load_manager_config, worker_base_environment
+
+    try:
+        manager_config = load_manager_config(config_path=config, backend=backend)
+    except ManagerConfigError as exc:
+        raise _fail(str(exc), BAD_SETTING) from None
+    # The compute backend is the one `serve` uses, configured from the same settings;
+    # workers started on this machine reach the API this manager reads.
+    from reefguide.cluster.build import build_backend, worker_environment
+
+    settings = _settings(cluster_backend=manager_config.backend)
+    worker_env = worker_environment(
+        settings, api_endpoint=manager_config.api_url, base=worker_base_environment(os.environ)
+    )
+    compute = build_backend(settings, worker_env=worker_env)
+    raise typer.Exit(run_manager(manager_config, compute, dry_run=dry_run, once=once))
 
 
 @db_app.command("upgrade")

@@ -95,6 +95,10 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         5.0, gt=0, validation_alias=_env("REEFGUIDE_SWEEP_INTERVAL_SECONDS")
     )
+    # A DATA_SPECIFICATION_UPDATE job this often (periods from midnight UTC); 0: never.
+    data_spec_update_interval_hours: float = Field(
+        24.0, ge=0, validation_alias=_env("REEFGUIDE_DATA_SPEC_UPDATE_INTERVAL_HOURS")
+    )
 
     # Result files: the data directory unless S3_BUCKET_NAME is set.
     storage: Literal["auto", "local", "s3"] = Field("auto", validation_alias=_env("REEFGUIDE_STORAGE"))
@@ -108,6 +112,20 @@ class Settings(BaseSettings):
     # Uploads to local storage (PUT /api/storage/…) may be this large; MAX_BODY_BYTES is for the rest.
     max_upload_bytes: int = Field(5 * 1024**3, ge=1, validation_alias=_env("REEFGUIDE_MAX_UPLOAD_BYTES"))
 
+    # Where workers run (cluster/): processes on this machine, or ECS tasks. The admin
+    # cluster routes steer the ECS service ECS_SERVICE_NAME in ECS_CLUSTER_NAME.
+    cluster_backend: Literal["local", "ecs"] = Field("local", validation_alias=_env("CLUSTER_BACKEND"))
+    ecs_cluster_name: str | None = Field(
+        None, validation_alias=_env("ECS_CLUSTER_NAME"), validate_default=True
+    )
+    ecs_service_name: str | None = Field(
+        None, validation_alias=_env("ECS_SERVICE_NAME"), validate_default=True
+    )
+    # Workers' subnets, when a pool names none: the VPC's that give a public IP at launch.
+    vpc_id: str | None = Field(None, validation_alias=_env("VPC_ID"))
+    # The credential local workers started by this process use (else WORKER_USERNAME/PASSWORD).
+    worker_api_key: str | None = Field(None, validation_alias=_env("WORKER_API_KEY"))
+
     @field_validator("cors_origins", "disable_specific_caches", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -120,6 +138,13 @@ class Settings(BaseSettings):
     def _bucket_for_s3(cls, value: str | None, info: ValidationInfo) -> str | None:
         if not value and info.data.get("storage") == "s3":
             raise ValueError("required when REEFGUIDE_STORAGE is s3")
+        return value or None
+
+    @field_validator("ecs_cluster_name", "ecs_service_name")
+    @classmethod
+    def _names_for_ecs(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if not value and info.data.get("cluster_backend") == "ecs":
+            raise ValueError("required when CLUSTER_BACKEND is ecs")
         return value or None
 
     @field_validator("log_level", mode="before")

@@ -16,8 +16,9 @@ from reefguide.users.models import Role, User
 from tests.factories import bearer, make_user, token_for
 
 # The app's own sweeps stay asleep: a test that moves the clock runs the lease sweep
-# itself, when it means to. Merge into any `settings_overrides` a test sets.
-QUIET_SWEEPS: dict[str, Any] = {"sweep_interval_seconds": 3600.0}
+# itself, when it means to; the scheduled data specification update is off. Merge
+# into any `settings_overrides` a test sets.
+QUIET_SWEEPS: dict[str, Any] = {"sweep_interval_seconds": 3600.0, "data_spec_update_interval_hours": 0}
 
 
 @pytest.fixture

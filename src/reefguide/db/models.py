@@ -1,6 +1,7 @@
 """Every ORM model, imported in one place so Alembic and create_all see them all."""
 
 from reefguide.auth.models import ApiKey, RefreshToken
+from reefguide.dataspec.models import Criteria, Region, RegionalCriteria
 from reefguide.db.base import Base
 from reefguide.jobs.models import Job, JobAssignment, JobRequest, JobResult
 from reefguide.projects.models import (
@@ -17,6 +18,7 @@ from reefguide.users.models import PasswordResetCode, PreApprovedUser, User, Use
 __all__ = [
     "ApiKey",
     "Base",
+    "Criteria",
     "Group",
     "GroupManager",
     "GroupMember",
@@ -33,6 +35,8 @@ __all__ = [
     "ProjectGroupShare",
     "ProjectUserShare",
     "RefreshToken",
+    "Region",
+    "RegionalCriteria",
     "User",
     "UserLog",
 ]

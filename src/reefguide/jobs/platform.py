@@ -49,7 +49,10 @@ class JobPlatform:
             lease_seconds=settings.job_lease_seconds,
         )
         scheduled = sweeps(
-            queue, lease_every=settings.sweep_interval_seconds, job_expiry_minutes=settings.job_expiry_minutes
+            queue,
+            lease_every=settings.sweep_interval_seconds,
+            job_expiry_minutes=settings.job_expiry_minutes,
+            data_spec_update_hours=settings.data_spec_update_interval_hours,
         )
         return cls(
             queue=queue,

@@ -1,4 +1,5 @@
-"""The sweeps `serve` runs on a schedule: expired leases, old jobs, dead refresh tokens.
+"""The sweeps `serve` runs on a schedule: expired leases, old jobs, dead refresh tokens,
+and the daily DATA_SPECIFICATION_UPDATE job.
 
 Each sweep is a few conditional statements in one transaction, idempotent and safe
 to run in several API processes at once; a failing sweep is logged and tried again
@@ -18,6 +19,7 @@ from sqlalchemy import delete
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from reefguide.auth.models import RefreshToken
+from reefguide.dataspec import service as dataspec
 from reefguide.db.session import unit_of_work
 from reefguide.jobs import queue as job_queue
 from reefguide.jobs.queue import Queue
@@ -26,6 +28,8 @@ log = structlog.get_logger(__name__)
 
 JOB_AGE_SWEEP_SECONDS = 60.0
 REFRESH_TOKEN_SWEEP_SECONDS = 3600.0
+# The scheduled data specification update looks this often whether its period's job exists.
+DATA_SPEC_SWEEP_SECONDS = 3600.0
 
 
 @dataclass(frozen=True)
@@ -35,7 +39,9 @@ class Sweep:
     run: Callable[[AsyncSession, datetime], Awaitable[int]]
 
 
-def sweeps(queue: Queue, *, lease_every: float, job_expiry_minutes: int) -> list[Sweep]:
+def sweeps(
+    queue: Queue, *, lease_every: float, job_expiry_minutes: int, data_spec_update_hours: float = 0
+) -> list[Sweep]:
     async def leases(session: AsyncSession, now: datetime) -> int:
         return len(await job_queue.expire_leases(session, queue, now=now))
 
@@ -49,12 +55,19 @@ def sweeps(queue: Queue, *, lease_every: float, job_expiry_minutes: int) -> list
         result = await session.execute(delete(RefreshToken).where(RefreshToken.expires_at < now))
         return int(result.rowcount or 0)  # type: ignore[attr-defined]
 
+    async def data_spec_update(session: AsyncSession, now: datetime) -> int:
+        every = timedelta(hours=data_spec_update_hours)
+        return await dataspec.submit_scheduled_update(session, queue, now=now, every=every)
+
     scheduled = [
         Sweep("expired_leases", lease_every, leases),
         Sweep("refresh_tokens", REFRESH_TOKEN_SWEEP_SECONDS, refresh_tokens),
     ]
     if job_expiry_minutes > 0:
         scheduled.append(Sweep("old_jobs", JOB_AGE_SWEEP_SECONDS, old_jobs))
+    if data_spec_update_hours > 0:
+        every = min(DATA_SPEC_SWEEP_SECONDS, data_spec_update_hours * 3600)
+        scheduled.append(Sweep("data_specification_update", every, data_spec_update))
     return scheduled
 
 

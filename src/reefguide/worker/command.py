@@ -16,7 +16,7 @@ from reefguide.worker.auth import ApiKey, Credentials, Login
 from reefguide.worker.client import WorkerClient
 from reefguide.worker.context import Handler
 from reefguide.worker.errors import ApiError
-from reefguide.worker.handlers import BUILTIN_HANDLERS
+from reefguide.worker.handlers import DATA_SPECIFICATION_UPDATE, builtin_handlers
 from reefguide.worker.logs import configure_logging
 from reefguide.worker.sdk import Worker
 from reefguide.worker.settings import WorkerSettings
@@ -44,13 +44,20 @@ def build_worker(
     settings: WorkerSettings,
     client: WorkerClient,
     *,
-    handlers: Mapping[str, Handler] = BUILTIN_HANDLERS,
+    handlers: Mapping[str, Handler] | None = None,
     job_types: Sequence[str] | None = None,
     max_concurrent_jobs: int | None = None,
     grace_seconds: float = 30.0,
 ) -> Worker:
-    """A worker configured from the settings, with command-line options on top."""
+    """A worker configured from the settings, with command-line options on top; by
+    default with the built-in handlers (DATA_SPECIFICATION_UPDATE needs DATA_PATH)."""
     types = list(job_types) if job_types else settings.job_types or None
+    if handlers is None:
+        if types and DATA_SPECIFICATION_UPDATE in types and settings.data_path is None:
+            raise WorkerConfigError(
+                f"{DATA_SPECIFICATION_UPDATE} needs DATA_PATH, the folder of region rasters"
+            )
+        handlers = builtin_handlers(client, data_path=settings.data_path)
     try:
         worker = Worker(
             client,

@@ -7,6 +7,7 @@ a worker runs on any machine and knows nothing of databases or keys.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationError, field_validator, model_validator
@@ -38,6 +39,9 @@ class WorkerSettings(BaseSettings):
     claim_wait_seconds: float = Field(
         20.0, ge=0, le=60, validation_alias=_env("REEFGUIDE_WORKER_CLAIM_WAIT_SECONDS")
     )
+    # The data DATA_SPECIFICATION_UPDATE reads (`<DATA_PATH>/<region>/<criterion>.tif`);
+    # unset, this worker does not run that type.
+    data_path: Path | None = Field(None, validation_alias=_env("DATA_PATH"))
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", validation_alias=_env("LOG_LEVEL")
     )
@@ -62,7 +66,7 @@ class WorkerSettings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("worker_username", "worker_password", "worker_api_key", mode="before")
+    @field_validator("worker_username", "worker_password", "worker_api_key", "data_path", mode="before")
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -1,0 +1,1 @@
+"""Where workers run: a `ComputeBackend` protocol and its backends (local, ECS)."""

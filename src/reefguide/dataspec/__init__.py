@@ -1,0 +1,1 @@
+"""The data specification: regions, assessment criteria and each region's criteria ranges."""
