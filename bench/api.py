@@ -91,7 +91,7 @@ def main() -> int:
         minimal_env = {**env, "BENCH_DATABASE_URL": dsn, "BENCH_USER_ID": user_id}
         with (
             server(
-                [str(reefguide), "serve", "--port", str(real_port), "--no-migrate"],
+                [str(reefguide), "serve", "--port", str(real_port), "--no-migrate", "--no-embedded-workers"],
                 env, real_log, f"http://127.0.0.1:{real_port}/api/health",
             ),
             server(

@@ -647,7 +647,7 @@ def run(args: argparse.Namespace) -> Outcome:
         log_path = work / "server.log"
         try:
             with server(
-                [str(reefguide), "serve", "--port", str(port), "--no-migrate"],
+                [str(reefguide), "serve", "--port", str(port), "--no-migrate", "--no-embedded-workers"],
                 env, log_path, f"{base_url}/api/health",
             ) as process:  # fmt: skip
                 worker_token = login(base_url, WORKER_EMAIL)

@@ -308,7 +308,7 @@ def main() -> int:
         real_port, minimal_port = free_port(), free_port()
         real_base, minimal_base = f"http://127.0.0.1:{real_port}", f"http://127.0.0.1:{minimal_port}"
         with server(
-            [str(reefguide), "serve", "--port", str(real_port), "--no-migrate"],
+            [str(reefguide), "serve", "--port", str(real_port), "--no-migrate", "--no-embedded-workers"],
             env, work / "real.log", f"{real_base}/api/health",
         ) as real_server:  # fmt: skip
             with httpx.Client(base_url=real_base, timeout=30.0) as api:

@@ -134,6 +134,8 @@ def make_settings(database_url: str, data_dir: Path, key_pair: KeyPair, **overri
         "manager_username": None,
         "manager_password": None,
         "smtp_host": None,
+        # An app in a test starts no worker processes; tests of them turn this on.
+        "embedded_workers": False,
     }
     values.update(overrides)
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]

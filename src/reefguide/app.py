@@ -14,6 +14,7 @@ from reefguide.auth.keys import KeyPair, load_or_create_key_pair
 from reefguide.auth.routes import jwks_router
 from reefguide.auth.routes import router as auth_router
 from reefguide.cluster.build import build_backend
+from reefguide.cluster.embedded import EmbeddedWorkers
 from reefguide.cluster.routes import router as cluster_router
 from reefguide.dataspec.routes import router as dataspec_router
 from reefguide.db.base import utcnow
@@ -83,11 +84,15 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         platform: JobPlatform = app.state.jobs
         platform.start()
+        embedded = await _start_embedded_workers(app, settings)
         try:
             yield
         finally:
+            if embedded is not None:
+                await embedded.stop()  # closes its backend, app.state.cluster
+            else:
+                await app.state.cluster.close()
             await platform.stop()
-            await app.state.cluster.close()
             await engine.dispose()
 
     app = FastAPI(
@@ -138,3 +143,17 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
             expose_headers=["X-Request-ID", "Retry-After"],
         )
     return app
+
+
+async def _start_embedded_workers(app: FastAPI, settings: Settings) -> EmbeddedWorkers | None:
+    """The manager and local workers inside this server (cluster/embedded.py), when on."""
+    wanted = settings.embedded_workers and settings.embedded_max_workers > 0
+    if not wanted or settings.cluster_backend != "local":
+        return None
+    embedded = await EmbeddedWorkers.start(
+        settings, app.state.sessionmaker, app.state.auth.passwords, now=lambda: app.state.clock()
+    )
+    # The backend built with the app has no credential for its workers and never ran one.
+    await app.state.cluster.close()
+    app.state.cluster = embedded.backend
+    return embedded

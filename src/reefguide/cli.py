@@ -121,9 +121,20 @@ def serve(
     no_migrate: Annotated[
         bool, typer.Option("--no-migrate", help="Do not migrate the database at start.")
     ] = False,
+    no_embedded_workers: Annotated[
+        bool,
+        typer.Option(
+            "--no-embedded-workers",
+            help="Start no workers here (REEFGUIDE_EMBEDDED_WORKERS=false): jobs wait for "
+            "workers started elsewhere, e.g. by `reefguide manager`.",
+        ),
+    ] = False,
 ) -> None:
-    """Start the API. With no configuration: SQLite, keys and an admin under ./.reefguide."""
+    """Start the API. With no configuration: SQLite, keys and an admin under ./.reefguide,
+    and workers started on demand on this machine, so submitted jobs run."""
     options: dict[str, object] = {}
+    if no_embedded_workers:
+        options["embedded_workers"] = False
     if host is not None:
         options["host"] = host
     if port is not None:
@@ -131,11 +142,10 @@ def serve(
     # Settings first: a bad one stops the start before anything is imported or touched.
     settings = _settings(**options)
 
-    import uvicorn
-
     from reefguide.app import create_app
     from reefguide.auth.passwords import Passwords
     from reefguide.db.engine import create_engine, create_sessionmaker, describe
+    from reefguide.http.server import serve_app
     from reefguide.users.bootstrap import ensure_accounts
 
     keys = _key_pair(settings)
@@ -172,14 +182,7 @@ def serve(
     # showed as a stall of tens of milliseconds every few thousand requests.
     gc.collect()
     gc.freeze()
-    uvicorn.run(
-        app,
-        host=settings.host,
-        port=settings.port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=30,
-    )
+    serve_app(app, host=settings.host, port=settings.port, on_stop=app.state.jobs.drain)
 
 
 def _exit_after_graceful_stop(_signum: int, _frame: object) -> None:

@@ -125,6 +125,10 @@ class Settings(BaseSettings):
     vpc_id: str | None = Field(None, validation_alias=_env("VPC_ID"))
     # The credential local workers started by this process use (else WORKER_USERNAME/PASSWORD).
     worker_api_key: str | None = Field(None, validation_alias=_env("WORKER_API_KEY"))
+    # `serve` runs the capacity manager and local workers itself (cluster/embedded.py),
+    # at most this many at once; `--no-embedded-workers` (or false here) turns it off.
+    embedded_workers: bool = Field(True, validation_alias=_env("REEFGUIDE_EMBEDDED_WORKERS"))
+    embedded_max_workers: int = Field(2, ge=0, le=64, validation_alias=_env("REEFGUIDE_EMBEDDED_MAX_WORKERS"))
 
     @field_validator("cors_origins", "disable_specific_caches", mode="before")
     @classmethod

@@ -36,6 +36,8 @@ def base_env(data_dir: Path | None, **extra: str) -> dict[str, str]:
         "LANG": "C.UTF-8",
         "REEFGUIDE_ARGON2_TIME_COST": "1",
         "REEFGUIDE_ARGON2_MEMORY_KIB": "1024",
+        # A server started by a test starts no workers of its own unless the test says so.
+        "REEFGUIDE_EMBEDDED_WORKERS": "false",
     }
     if data_dir is not None:
         env["REEFGUIDE_DATA_DIR"] = str(data_dir)

@@ -128,3 +128,19 @@ async def test_one_job_answers_exactly_one_of_several_waiting_claims(
     )
 
     assert sorted([first[1], second[1]]) == [[], [job_id]]
+
+
+async def test_a_waiting_claim_answers_at_once_when_the_server_begins_to_stop(
+    client: httpx.AsyncClient, app: FastAPI, worker: Caller
+) -> None:
+    async def stop_later() -> float:
+        await asyncio.sleep(0.3)
+        app.state.jobs.drain()  # what `serve` does on SIGTERM, before its graceful stop
+        return time.monotonic()
+
+    (answered, claimed), asked_to_stop = await asyncio.gather(
+        timed_claim(client, worker, wait_seconds=20), stop_later()
+    )
+
+    assert claimed == []
+    assert answered - asked_to_stop < routes.CLAIM_POLL_SECONDS + LATENCY_BOUND

@@ -12,7 +12,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from reefguide.cluster.base import BackendError, BackendUnavailable, Pool
-from reefguide.manager.loop import STALE_MIN_SECONDS, CapacityManager
+from reefguide.manager.loop import STALE_MIN_SECONDS, CapacityManager, HttpBacklog
 from reefguide.worker import ApiKey, WorkerClient
 from tests.manager.fakes import Clock, FakeBackend, FakeStatsApi, pool
 
@@ -46,7 +46,7 @@ async def client(api: FakeStatsApi) -> AsyncIterator[WorkerClient]:
 def make_manager(client: WorkerClient, backend: FakeBackend, clock: Clock) -> Callable[..., CapacityManager]:
     def make(*pools: Pool, **options: Any) -> CapacityManager:
         options.setdefault("clock", clock)
-        return CapacityManager(client, backend, pools or (REEFGUIDE,), **options)
+        return CapacityManager(HttpBacklog(client), backend, pools or (REEFGUIDE,), **options)
 
     return make
 
@@ -221,7 +221,7 @@ async def test_an_answer_the_manager_cannot_read_fails_the_poll(
     async with WorkerClient(
         "http://api.test/api", ApiKey("k"), transport=httpx.MockTransport(handle)
     ) as client:
-        outcome = await CapacityManager(client, backend, [REEFGUIDE], clock=clock).poll_once()
+        outcome = await CapacityManager(HttpBacklog(client), backend, [REEFGUIDE], clock=clock).poll_once()
     assert not outcome.ok
     assert error in outcome.errors[0]
 
@@ -236,7 +236,9 @@ async def test_a_refused_credential_fails_the_poll_without_stopping_the_manager(
         "http://api.test/api", ApiKey("k"), transport=httpx.MockTransport(handle)
     ) as client:
         with capture_logs() as logs:
-            outcome = await CapacityManager(client, backend, [REEFGUIDE], clock=clock).poll_once()
+            outcome = await CapacityManager(
+                HttpBacklog(client), backend, [REEFGUIDE], clock=clock
+            ).poll_once()
     assert not outcome.ok
     [line] = [line for line in logs if line["event"] == "cannot read the job backlog"]
     assert line["status"] == 401
@@ -313,7 +315,7 @@ async def wait_until(condition: Callable[[], bool]) -> None:
 async def test_run_polls_every_interval_until_stopped(
     api: FakeStatsApi, client: WorkerClient, backend: FakeBackend
 ) -> None:
-    manager = CapacityManager(client, backend, [REEFGUIDE], poll_interval=0.01)
+    manager = CapacityManager(HttpBacklog(client), backend, [REEFGUIDE], poll_interval=0.01)
     task = asyncio.create_task(manager.run())
     await wait_until(lambda: len(api.requests) >= 3)
     manager.stop()
@@ -325,7 +327,7 @@ async def test_run_polls_every_interval_until_stopped(
 async def test_run_backs_off_after_failed_polls_and_recovers(
     api: FakeStatsApi, client: WorkerClient, backend: FakeBackend
 ) -> None:
-    manager = CapacityManager(client, backend, [REEFGUIDE], poll_interval=0.01, draw=lambda: 1.0)
+    manager = CapacityManager(HttpBacklog(client), backend, [REEFGUIDE], poll_interval=0.01, draw=lambda: 1.0)
     api.down = True
     with capture_logs() as logs:
         task = asyncio.create_task(manager.run())
@@ -345,7 +347,7 @@ async def test_a_stop_during_a_hung_poll_ends_the_loop_after_the_grace(
     api: FakeStatsApi, client: WorkerClient, backend: FakeBackend
 ) -> None:
     backend.hang = asyncio.Event()
-    manager = CapacityManager(client, backend, [REEFGUIDE], poll_interval=0.01, stop_grace=0.05)
+    manager = CapacityManager(HttpBacklog(client), backend, [REEFGUIDE], poll_interval=0.01, stop_grace=0.05)
     with capture_logs() as logs:
         task = asyncio.create_task(manager.run())
         await wait_until(lambda: backend.running_calls == 1)

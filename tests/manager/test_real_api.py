@@ -7,7 +7,7 @@ import httpx
 from fastapi import FastAPI
 
 from reefguide.db.base import utcnow
-from reefguide.manager.loop import CapacityManager
+from reefguide.manager.loop import CapacityManager, HttpBacklog
 from reefguide.users.models import Role
 from reefguide.worker import Login, WorkerClient
 from tests.factories import PASSWORD, make_user
@@ -31,7 +31,7 @@ async def test_the_backlog_is_read_from_the_api_and_launches_follow_it(app: Fast
     async with WorkerClient(
         "http://test/api", Login(manager_account.email, PASSWORD), transport=transport
     ) as client:
-        outcome = await CapacityManager(client, backend, pools, clock=Clock()).poll_once()
+        outcome = await CapacityManager(HttpBacklog(client), backend, pools, clock=Clock()).poll_once()
 
     assert outcome.ok
     # 2.6·ln(25/3.3 + 1) = 5.6 -> 6, capped at 5; 2.1·ln(2/3.3 + 1) = 0.99 -> 1.
@@ -43,6 +43,8 @@ async def test_an_account_without_the_worker_role_is_refused_and_the_poll_fails(
     account = await make_user(app, roles=[Role.DEFAULT])
     transport = httpx.ASGITransport(app=app)
     async with WorkerClient("http://test/api", Login(account.email, PASSWORD), transport=transport) as client:
-        outcome = await CapacityManager(client, FakeBackend(), [pool()], clock=Clock()).poll_once()
+        outcome = await CapacityManager(
+            HttpBacklog(client), FakeBackend(), [pool()], clock=Clock()
+        ).poll_once()
     assert not outcome.ok
     assert "AuthenticationFailed: 403" in outcome.errors[0]

@@ -4,7 +4,7 @@ a process starts on its own machine. The rest of the code names no backend class
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from reefguide.cluster.base import ComputeBackend
 from reefguide.settings import ENV_NAMES, Settings
@@ -18,9 +18,15 @@ NO_CREDENTIALS = (
 ANY_ADDRESS = {"", "0.0.0.0", "::", "[::]"}  # noqa: S104 (compared with, never bound)
 
 
-def build_backend(settings: Settings, *, worker_env: Mapping[str, str] | None = None) -> ComputeBackend:
+def build_backend(
+    settings: Settings,
+    *,
+    worker_env: Mapping[str, str] | None = None,
+    command: Sequence[str] | None = None,
+) -> ComputeBackend:
     """`worker_env`: the whole environment of local workers (default:
-    `worker_environment(settings)`); ECS workers get theirs from the task definition."""
+    `worker_environment(settings)`); ECS workers get theirs from the task definition.
+    `command`: what a local worker runs (default: `reefguide worker`)."""
     if settings.cluster_backend == "ecs":
         # Imported here: boto3 takes a while to load, and the local shape never needs it.
         from reefguide.cluster.ecs import EcsBackend
@@ -34,7 +40,9 @@ def build_backend(settings: Settings, *, worker_env: Mapping[str, str] | None = 
     from reefguide.cluster.local import LocalBackend
 
     env = dict(worker_env) if worker_env is not None else worker_environment(settings)
-    return LocalBackend(env=env, unavailable=None if has_credentials(env) else NO_CREDENTIALS)
+    return LocalBackend(
+        env=env, command=command, unavailable=None if has_credentials(env) else NO_CREDENTIALS
+    )
 
 
 def worker_environment(

@@ -3,8 +3,9 @@ the claim waker (and on PostgreSQL its LISTEN connection), and the sweeps."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy.engine import make_url
@@ -30,6 +31,10 @@ class JobPlatform:
     waker: ClaimWaker
     sweeper: Sweeper
     listener: PgJobListener | None
+    # Set when the server begins to stop: waiting claims answer at once (empty), so the
+    # server's graceful stop does not wait out their long polls. A threading.Event:
+    # it is set from a signal handler.
+    draining: threading.Event = field(default_factory=threading.Event)
 
     @classmethod
     def build(
@@ -70,7 +75,12 @@ class JobPlatform:
             self.listener.start()
         self.sweeper.start()
 
+    def drain(self) -> None:
+        """The server is stopping: end waiting claims (within a second)."""
+        self.draining.set()
+
     async def stop(self) -> None:
+        self.drain()
         await self.sweeper.stop()
         if self.listener is not None:
             await self.listener.stop()

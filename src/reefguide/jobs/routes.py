@@ -293,7 +293,7 @@ async def claim(
                 assignments=[ClaimedOut(assignment=_leased(c), job=_job_row(c.job)) for c in claimed]
             )
         remaining = deadline - time.monotonic()
-        if claimed or remaining <= 0:
+        if claimed or remaining <= 0 or request.app.state.jobs.draining.is_set():
             return answer
         woken = await waker.wait(body.job_types, min(remaining, CLAIM_POLL_SECONDS))
         if await request.is_disconnected():

@@ -253,6 +253,14 @@ class TypeStats:
     last_hour: dict[str, int] = field(default_factory=dict)
 
 
+async def pending_counts(session: AsyncSession) -> dict[str, int]:
+    """PENDING jobs per type, as `stats` counts them (types with none are left out)."""
+    rows = await session.execute(
+        select(Job.type, func.count()).where(Job.status == PENDING).group_by(Job.type)
+    )
+    return {job_type: count for job_type, count in rows.tuples()}
+
+
 async def stats(session: AsyncSession, *, now: datetime) -> dict[str, TypeStats]:
     """Per job type: the whole backlog, what runs, the oldest pending job's age, and
     what changed state in the last hour. Every known type appears, even at zero."""

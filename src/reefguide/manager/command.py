@@ -16,7 +16,7 @@ import structlog
 from reefguide.cluster.base import ComputeBackend
 from reefguide.manager.config import ManagerConfig
 from reefguide.manager.health import HealthServer
-from reefguide.manager.loop import CapacityManager
+from reefguide.manager.loop import CapacityManager, HttpBacklog
 from reefguide.worker.client import WorkerClient
 from reefguide.worker.logs import configure_logging
 
@@ -40,7 +40,7 @@ async def serve_manager(
     try:
         async with WorkerClient(config.api_url, config.credentials) as client:
             manager = CapacityManager(
-                client,
+                HttpBacklog(client),
                 backend,
                 config.pools,
                 poll_interval=config.poll_interval_seconds,

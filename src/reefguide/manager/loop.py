@@ -16,6 +16,7 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 import httpx
 import structlog
@@ -50,6 +51,28 @@ class PollOutcome:
         return not self.errors
 
 
+class BacklogUnavailable(Exception):
+    """The backlog could not be read (a reason the poll fails, as an API error is)."""
+
+
+class Backlog(Protocol):
+    async def pending_by_type(self) -> dict[str, int]:
+        """The whole backlog per job type."""
+        ...
+
+
+class HttpBacklog:
+    """The backlog as the API counts it, `GET /api/jobs/stats` (a standalone manager)."""
+
+    def __init__(self, client: WorkerClient) -> None:
+        self._client = client
+
+    async def pending_by_type(self) -> dict[str, int]:
+        response = await self._client.request("GET", "jobs/stats", retry=STATS_RETRY)
+        answer = StatsAnswer.model_validate(response.json())
+        return {name: stats.pending for name, stats in answer.job_types.items()}
+
+
 def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
@@ -57,7 +80,7 @@ def _describe(exc: BaseException) -> str:
 class CapacityManager:
     def __init__(
         self,
-        client: WorkerClient,
+        backlog: Backlog,
         backend: ComputeBackend,
         pools: Sequence[Pool],
         *,
@@ -70,7 +93,7 @@ class CapacityManager:
         self.pools = tuple(pools)
         self.poll_interval = poll_interval
         self.dry_run = dry_run
-        self._client = client
+        self._backlog = backlog
         self._backend = backend
         self._clock = clock
         self._draw = draw
@@ -100,19 +123,13 @@ class CapacityManager:
 
     # One poll.
 
-    async def pending_by_type(self) -> dict[str, int]:
-        """The whole backlog per job type, as the API counts it."""
-        response = await self._client.request("GET", "jobs/stats", retry=STATS_RETRY)
-        answer = StatsAnswer.model_validate(response.json())
-        return {name: stats.pending for name, stats in answer.job_types.items()}
-
     async def poll_once(self) -> PollOutcome:
         """Read the backlog, then for each pool count its workers and launch the difference."""
         outcome = PollOutcome()
         # ValueError: an answer that is not JSON, or not the stats' shape (ValidationError).
         try:
-            pending = await self.pending_by_type()
-        except (WorkerError, httpx.HTTPError, ValueError) as exc:
+            pending = await self._backlog.pending_by_type()
+        except (WorkerError, httpx.HTTPError, ValueError, BacklogUnavailable) as exc:
             status = exc.status_code if isinstance(exc, ApiError) else None
             log.error("cannot read the job backlog", error=_describe(exc), status=status)
             outcome.errors.append(f"GET jobs/stats: {_describe(exc)}")

@@ -84,3 +84,8 @@ def builtin_handlers(client: WorkerClient, *, data_path: Path | None) -> Mapping
     if data_path is not None:
         handlers[DATA_SPECIFICATION_UPDATE] = data_specification_handler(client, data_path)
     return MappingProxyType(handlers)
+
+
+def builtin_job_types(*, data_path: Path | None) -> list[str]:
+    """The job types `builtin_handlers` covers with (or without) a data path."""
+    return [*BUILTIN_HANDLERS, *([DATA_SPECIFICATION_UPDATE] if data_path is not None else [])]
