@@ -144,13 +144,6 @@ class Settings(BaseSettings):
             raise ValueError("required when REEFGUIDE_STORAGE is s3")
         return value or None
 
-    @field_validator("ecs_cluster_name", "ecs_service_name")
-    @classmethod
-    def _names_for_ecs(cls, value: str | None, info: ValidationInfo) -> str | None:
-        if not value and info.data.get("cluster_backend") == "ecs":
-            raise ValueError("required when CLUSTER_BACKEND is ecs")
-        return value or None
-
     @field_validator("log_level", mode="before")
     @classmethod
     def _upper_level(cls, value: object) -> object:

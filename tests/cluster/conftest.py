@@ -209,3 +209,21 @@ class EcsWorld:
 @pytest.fixture
 def ecs_world(aws: None) -> EcsWorld:
     return EcsWorld()
+
+
+class Calls:
+    """The parameters of each ECS call a client makes (moto still answers it)."""
+
+    def __init__(self) -> None:
+        self.made: list[tuple[str, dict[str, Any]]] = []
+
+    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
+        self.made.append((model.name, dict(params)))
+
+    def of(self, operation: str) -> list[dict[str, Any]]:
+        return [params for name, params in self.made if name == operation]
+
+
+@pytest.fixture
+def calls() -> Calls:
+    return Calls()

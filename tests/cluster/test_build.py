@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from reefguide.cluster.base import BackendUnavailable
 from reefguide.cluster.build import build_backend, own_api_endpoint, worker_environment
 from reefguide.cluster.ecs import EcsBackend
 from reefguide.cluster.local import LocalBackend
@@ -101,18 +102,26 @@ async def test_ecs_is_chosen_by_cluster_backend(ecs_world: EcsWorld) -> None:
 
 
 @pytest.mark.parametrize("missing", ["ECS_CLUSTER_NAME", "ECS_SERVICE_NAME"])
-def test_ecs_without_its_cluster_or_service_stops_the_start_naming_the_variable(
+async def test_ecs_without_its_cluster_or_service_starts_and_its_admin_routes_name_the_variable(
     monkeypatch: pytest.MonkeyPatch, missing: str
 ) -> None:
+    """The original's manager environment names a cluster per job type and no service:
+    it must start. Only the admin cluster routes need the service (503 naming it)."""
     monkeypatch.setenv("CLUSTER_BACKEND", "ecs")
+    monkeypatch.setenv("AWS_REGION", REGION)
     for name in ("ECS_CLUSTER_NAME", "ECS_SERVICE_NAME"):
         if name == missing:
             monkeypatch.delenv(name, raising=False)
         else:
             monkeypatch.setenv(name, "reefguide")
-    with pytest.raises(SettingsError) as raised:
-        load_settings(_env_file=None)
-    assert str(raised.value) == f"Invalid setting {missing}: required when CLUSTER_BACKEND is ecs"
+    backend = build_backend(load_settings(_env_file=None))
+    try:
+        with pytest.raises(BackendUnavailable, match=f"^{missing} is not set$"):
+            await backend.status()
+        with pytest.raises(BackendUnavailable, match=f"^{missing} is not set$"):
+            await backend.scale(1)
+    finally:
+        await backend.close()
 
 
 def test_an_unknown_cluster_backend_is_named(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -14,25 +14,7 @@ from botocore.stub import Stubber
 
 from reefguide.cluster.base import BackendError, BackendUnavailable
 from reefguide.cluster.ecs import POOL_TAG, EcsBackend, started_by
-from tests.cluster.conftest import REGION, EcsWorld
-
-
-class Calls:
-    """The parameters of each ECS call a client makes (moto still answers it)."""
-
-    def __init__(self) -> None:
-        self.made: list[tuple[str, dict[str, Any]]] = []
-
-    def __call__(self, params: dict[str, Any], model: Any, **_: Any) -> None:
-        self.made.append((model.name, dict(params)))
-
-    def of(self, operation: str) -> list[dict[str, Any]]:
-        return [params for name, params in self.made if name == operation]
-
-
-@pytest.fixture
-def calls() -> Calls:
-    return Calls()
+from tests.cluster.conftest import REGION, Calls, EcsWorld
 
 
 @pytest.fixture
@@ -136,6 +118,11 @@ def test_the_started_by_mark_fits_ecs_limits() -> None:
     long = started_by("adria model run/with spaces and a very long name")
     assert len(long) == 36
     assert set(long) <= set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+    # Task definitions named alike (a long common prefix, as CDK names them) stay apart.
+    first = started_by("reefguide-stack-ReefGuideWorkerTaskDefinitionA1B2C3:7")
+    second = started_by("reefguide-stack-ReefGuideWorkerTaskDefinitionA1B2C3:8")
+    assert first != second
+    assert len(first) == len(second) == 36
 
 
 async def test_status_describes_the_worker_service(backend: EcsBackend, ecs_world: EcsWorld) -> None:

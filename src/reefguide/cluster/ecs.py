@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import hashlib
 import re
 from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime
@@ -62,8 +63,14 @@ PENDING_STATES = {"PROVISIONING", "PENDING", "ACTIVATING"}
 
 
 def started_by(pool: str) -> str:
-    """The mark a pool's tasks carry in `startedBy`, to find them with ListTasks."""
-    return re.sub(r"[^A-Za-z0-9_-]", "-", f"reefguide-{pool}")[:STARTED_BY_MAX]
+    """The mark a pool's tasks carry in `startedBy`, to find them with ListTasks. A name
+    too long for it is cut and ends with a digest of the whole name, so pools named
+    alike (task definitions with a long common prefix) still tell their tasks apart."""
+    mark = re.sub(r"[^A-Za-z0-9_-]", "-", f"reefguide-{pool}")
+    if len(mark) <= STARTED_BY_MAX:
+        return mark
+    digest = hashlib.sha256(pool.encode()).hexdigest()[:8]
+    return f"{mark[: STARTED_BY_MAX - len(digest) - 1]}-{digest}"
 
 
 class EcsBackend:
