@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
+from opentelemetry.trace import TracerProvider
 from starlette.middleware.cors import CORSMiddleware
 
 from reefguide import __version__
@@ -28,9 +30,14 @@ from reefguide.jobs.routes import admin_router as jobs_admin_router
 from reefguide.jobs.routes import router as jobs_router
 from reefguide.mail import build_mailer
 from reefguide.observability.logging import configure_logging
+from reefguide.observability.metrics import Metrics
+from reefguide.observability.routes import router as metrics_router
+from reefguide.observability.tracing import SERVICE_NAME as TRACING_SERVICE_NAME
+from reefguide.observability.tracing import TRACER_NAME, build_tracer_provider, telemetry_config
 from reefguide.projects.group_routes import router as groups_router
 from reefguide.projects.routes import router as projects_router
 from reefguide.ratelimit import RateLimits
+from reefguide.realtime.server import MOUNT_PATH, Realtime
 from reefguide.settings import Settings
 from reefguide.spatial.map_layer_routes import router as map_layers_router
 from reefguide.spatial.note_routes import router as notes_router
@@ -76,14 +83,25 @@ API_ROUTERS: tuple[APIRouter, ...] = (
 )
 
 
-def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
-    configure_logging(settings)
+def create_app(
+    settings: Settings, *, keys: KeyPair | None = None, tracer_provider: TracerProvider | None = None
+) -> FastAPI:
+    """`tracer_provider`: where request spans go (tests pass one); default: an OTLP
+    exporter when OTEL_EXPORTER_OTLP_ENDPOINT is set, else no tracing at all."""
+    owned_provider = None
+    if tracer_provider is None:
+        tracer_provider = owned_provider = build_tracer_provider(
+            settings.otel_exporter_otlp_endpoint, service_name=TRACING_SERVICE_NAME
+        )
+    configure_logging(settings, tracing=tracer_provider is not None)
     engine = create_engine(settings.effective_database_url, pool_size=settings.db_pool_size)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         platform: JobPlatform = app.state.jobs
         platform.start()
+        realtime: Realtime = app.state.realtime
+        await realtime.start(platform.events)
         embedded = await _start_embedded_workers(app, settings)
         try:
             yield
@@ -92,8 +110,11 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
                 await embedded.stop()  # closes its backend, app.state.cluster
             else:
                 await app.state.cluster.close()
+            await realtime.stop()
             await platform.stop()
             await engine.dispose()
+            if owned_provider is not None:
+                await asyncio.to_thread(owned_provider.shutdown)  # sends the spans still batched
 
     app = FastAPI(
         title="ReefGuide API",
@@ -103,6 +124,7 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url=OPENAPI_URL,
         lifespan=lifespan,
+        telemetry=telemetry_config(tracer_provider),
     )
     app.state.settings = settings
     app.state.engine = engine
@@ -114,22 +136,35 @@ def create_app(settings: Settings, *, keys: KeyPair | None = None) -> FastAPI:
     # Where workers run; local workers get this server's address and WORKER_* credential.
     app.state.cluster = build_backend(settings)
     app.state.clock = utcnow
+    app.state.metrics = Metrics()
+    app.state.tracer = None if tracer_provider is None else tracer_provider.get_tracer(TRACER_NAME)
     app.state.jobs = JobPlatform.build(
-        settings, app.state.sessionmaker, app.state.storage, lambda: app.state.clock()
+        settings,
+        app.state.sessionmaker,
+        app.state.storage,
+        lambda: app.state.clock(),
+        metrics=app.state.metrics.jobs,
     )
     app.state.queue = app.state.jobs.queue
     app.state.claim_waker = app.state.jobs.waker
+    app.state.realtime = Realtime(
+        settings, auth=app.state.auth, engine=engine, sessionmaker=app.state.sessionmaker
+    )
 
     for router in API_ROUTERS:
         app.include_router(router, prefix="/api")
+    app.include_router(metrics_router)  # GET /metrics, for Prometheus: not under /api
     install_error_handlers(app)
     describe_routes(app)
+    # Socket.IO (live job updates); not an API route, so not in the OpenAPI document.
+    app.mount(MOUNT_PATH, app.state.realtime.asgi_app)
 
     app.add_middleware(
         RequestMiddleware,
         max_body_bytes=settings.max_body_bytes,
         max_upload_bytes=settings.max_upload_bytes,
         docs_paths=frozenset({DOCS_URL}),
+        metrics=app.state.metrics.http,
     )
     # Added last, so outermost: a 413 or 500 from the request middleware still
     # carries the CORS headers a browser needs to read it.

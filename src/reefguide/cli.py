@@ -182,7 +182,14 @@ def serve(
     # showed as a stall of tens of milliseconds every few thousand requests.
     gc.collect()
     gc.freeze()
-    serve_app(app, host=settings.host, port=settings.port, on_stop=app.state.jobs.drain)
+
+    def begin_stop() -> None:
+        # Waiting claims and Socket.IO long polls answer at once: the graceful stop
+        # then waits only for real requests.
+        app.state.jobs.drain()
+        app.state.realtime.begin_stop()
+
+    serve_app(app, host=settings.host, port=settings.port, on_stop=begin_stop)
 
 
 def _exit_after_graceful_stop(_signum: int, _frame: object) -> None:

@@ -85,6 +85,14 @@ class Settings(BaseSettings):
     )
     log_format: Literal["auto", "json", "console"] = Field("auto", validation_alias=_env("LOG_FORMAT"))
 
+    # Observability: GET /metrics asks for this bearer token when set. Traces go out over
+    # OTLP (http/protobuf) only when OTEL_EXPORTER_OTLP_ENDPOINT is set; the OpenTelemetry
+    # SDK reads the other OTEL_* variables itself.
+    metrics_token: str | None = Field(None, validation_alias=_env("METRICS_TOKEN"))
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
+
     # Jobs: leases, age limit, caching.
     job_lease_seconds: int = Field(30, ge=1, validation_alias=_env("JOB_LEASE_SECONDS"))
     job_expiry_minutes: int = Field(120, ge=0, validation_alias=_env("JOB_EXPIRY_MINUTES"))
@@ -130,6 +138,13 @@ class Settings(BaseSettings):
     embedded_workers: bool = Field(True, validation_alias=_env("REEFGUIDE_EMBEDDED_WORKERS"))
     embedded_max_workers: int = Field(2, ge=0, le=64, validation_alias=_env("REEFGUIDE_EMBEDDED_MAX_WORKERS"))
 
+    # Live updates (realtime/): with REDIS_URL, Socket.IO events travel between API
+    # processes over this Redis pub/sub channel; unset, they stay in the process.
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    redis_channel: str = Field(
+        "reefguide-socketio", min_length=1, validation_alias=_env("REEFGUIDE_REDIS_CHANNEL")
+    )
+
     @field_validator("cors_origins", "disable_specific_caches", mode="before")
     @classmethod
     def _split_commas(cls, value: object) -> object:
@@ -148,6 +163,20 @@ class Settings(BaseSettings):
     @classmethod
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("metrics_token", "otel_exporter_otlp_endpoint", mode="before")
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _known_redis(cls, value: str | None) -> str | None:
+        if value is None or value == "":
+            return None
+        if urlsplit(value).scheme.split("+")[0] not in {"redis", "rediss", "unix"}:
+            raise ValueError("must start with redis://, rediss:// or unix://")
+        return value
 
     @field_validator("database_url")
     @classmethod

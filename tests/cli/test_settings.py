@@ -43,6 +43,7 @@ def test_database_connection_is_retried_10_times_3_seconds_apart_by_default(cli:
         ("REEFGUIDE_DB_CONNECT_ATTEMPTS", "0"),
         ("JOB_LEASE_SECONDS", "0"),
         ("REEFGUIDE_STORAGE", "ftp"),
+        ("REDIS_URL", "http://cache:6379"),
     ],
 )
 def test_an_invalid_setting_is_one_line_naming_the_variable(

@@ -7,6 +7,7 @@ away. Claims answer at once (a test's worker polls quickly instead of long-polli
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -45,6 +46,8 @@ class FakeApi:
         self.failing_claims = 0
         # What a PUT of a result file is answered.
         self.put_status = 200
+        # A claim that finds nothing waits its `waitSeconds`, as the real API does.
+        self.claims_wait = False
 
     def add(self, type_name: str = "TEST", **payload: Any) -> FakeJob:
         job = FakeJob(
@@ -69,7 +72,14 @@ class FakeApi:
             return httpx.Response(200)
         payload = json.loads(body)
         if path == "/api/jobs/claim":
-            return self._claim(payload)
+            answer = self._claim(payload)
+            if (
+                self.claims_wait
+                and answer.status_code == 200
+                and not json.loads(answer.content)["assignments"]
+            ):
+                await asyncio.sleep(payload.get("waitSeconds", 0))
+            return answer
         assignment_id, action = int(path.split("/")[4]), path.split("/")[5]
         job = next(job for job in self.jobs.values() if job.assignment_id == assignment_id)
         if job.lease_lost or job.status != "IN_PROGRESS" or payload["leaseToken"] != f"lease-{job.id}":

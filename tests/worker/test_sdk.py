@@ -285,6 +285,23 @@ async def test_an_idle_worker_returns_after_the_idle_timeout() -> None:
     assert api.claims  # it did look for work
 
 
+async def test_a_claim_made_while_the_last_job_runs_does_not_hold_the_worker_past_its_idle_timeout() -> None:
+    """A claim for a free slot waits on the server; were it to wait its whole
+    claim_wait_seconds, the worker would outstay its idle timeout by that much."""
+    api = FakeApi()
+    api.claims_wait = True
+    api.add()
+    worker = make_worker(api, idle_timeout=0.3, claim_wait_seconds=20, max_concurrent_jobs=2)
+
+    @worker.handler("TEST")
+    async def handle(ctx: JobContext[TestInput]) -> None:
+        await asyncio.sleep(0.2)
+
+    started = time.monotonic()
+    await run(worker)
+    assert time.monotonic() - started < 2
+
+
 async def test_stop_lets_a_running_job_finish_within_the_grace_period() -> None:
     api = FakeApi()
     job = api.add()

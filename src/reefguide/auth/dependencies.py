@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, Request
@@ -16,7 +17,7 @@ from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy import bindparam, select
 from sqlalchemy import inspect as inspect_model
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.base import instance_state
 from sqlalchemy.util import greenlet_spawn
@@ -60,32 +61,64 @@ async def current_user(request: Request) -> User:
 
 
 async def _authenticate(request: Request, session: AsyncSession | None) -> User:
-    api_key = request.headers.get("x-api-key")
-    authorization = request.headers.get("authorization")
+    credential = credential_from_headers(
+        authorization=request.headers.get("authorization"), api_key=request.headers.get("x-api-key")
+    )
+    state = request.app.state
+    return await authenticate(
+        credential, auth=state.auth, engine=state.engine, sessionmaker=state.sessionmaker, session=session
+    )
+
+
+@dataclass(frozen=True)
+class Credential:
+    """What a client presented: an access token or an API key (exactly one is set)."""
+
+    token: str | None = None
+    api_key: str | None = None
+
+
+def credential_from_headers(*, authorization: str | None, api_key: str | None) -> Credential:
+    """`Authorization: Bearer …`, `Authorization: Api-Key …` or `x-api-key: …`; else Unauthorized."""
     if authorization and not api_key:
-        scheme, _, credential = authorization.partition(" ")
-        credential = credential.strip()
-        if scheme.lower() == "bearer" and credential:
-            auth: AuthContext = request.app.state.auth
-            claims = auth.tokens.verify(credential)
-            if session is None:
-                user = await _read_user(request.app.state.engine, claims["id"])
-            else:
-                user = await session.get(User, claims["id"])
-            if user is None:
-                raise Unauthorized("Invalid token")
-            return user
-        if scheme.lower() == "api-key" and credential:
-            api_key = credential
-        else:
-            raise Unauthorized("Unsupported authorization scheme")
+        scheme, _, value = authorization.partition(" ")
+        value = value.strip()
+        if scheme.lower() == "bearer" and value:
+            return Credential(token=value)
+        if scheme.lower() == "api-key" and value:
+            return Credential(api_key=value)
+        raise Unauthorized("Unsupported authorization scheme")
     if api_key:
+        return Credential(api_key=api_key)
+    raise Unauthorized("Unauthorized")
+
+
+async def authenticate(
+    credential: Credential,
+    *,
+    auth: AuthContext,
+    engine: AsyncEngine,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    session: AsyncSession | None = None,
+) -> User:
+    """The user a credential stands for, with their current roles, or Unauthorized.
+    HTTP requests and Socket.IO connections alike come through here."""
+    if credential.token is not None:
+        claims = auth.tokens.verify(credential.token)
+        if session is None:
+            user = await _read_user(engine, claims["id"])
+        else:
+            user = await session.get(User, claims["id"])
+        if user is None:
+            raise Unauthorized("Invalid token")
+        return user
+    if credential.api_key:
         if session is None:
             # A transaction of its own: the key's last use is recorded even if the request fails.
-            async with unit_of_work(request.app.state.sessionmaker) as own_session:
-                key_user = await api_keys.authenticate(own_session, api_key)
+            async with unit_of_work(sessionmaker) as own_session:
+                key_user = await api_keys.authenticate(own_session, credential.api_key)
         else:
-            key_user = await api_keys.authenticate(session, api_key)
+            key_user = await api_keys.authenticate(session, credential.api_key)
         if key_user is None:
             raise Unauthorized("Invalid API key")
         return key_user

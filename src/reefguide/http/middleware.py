@@ -1,5 +1,5 @@
 """One pure ASGI middleware for what every request needs: a request id, the body
-size limit, security headers and the access log line."""
+size limit, security headers, the access log line and the request metrics."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reefguide.errors import ApiError
 from reefguide.observability.context import start_request
+from reefguide.observability.metrics import HttpMetrics
 
 log = structlog.get_logger("reefguide.access")
 
@@ -78,8 +79,10 @@ class RequestMiddleware:
         max_body_bytes: int,
         docs_paths: frozenset[str],
         max_upload_bytes: int | None = None,
+        metrics: HttpMetrics | None = None,
     ) -> None:
         self.app = app
+        self.metrics = metrics
         self.max_body_bytes = max_body_bytes
         self.max_upload_bytes = max_body_bytes if max_upload_bytes is None else max_upload_bytes
         self.docs_paths = docs_paths
@@ -131,12 +134,15 @@ class RequestMiddleware:
                     await self._send_error(send_with_headers, 500, ApiError.default_message)
                 raise
         finally:
+            elapsed = time.perf_counter() - started
+            if self.metrics is not None:
+                self.metrics.observe(scope, status, elapsed)
             log.info(
                 "request",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(elapsed * 1000, 2),
                 user_id=facts.get("user_id"),
             )
             structlog.contextvars.unbind_contextvars("request_id")

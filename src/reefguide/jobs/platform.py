@@ -15,6 +15,7 @@ from reefguide.db.engine import is_sqlite
 from reefguide.jobs.events import ClaimWaker, JobEvents, JobSignals, PgJobListener
 from reefguide.jobs.queue import Queue
 from reefguide.jobs.sweeper import Sweeper, sweeps
+from reefguide.observability.metrics import JobMetrics
 from reefguide.settings import Settings
 from reefguide.storage import Storage
 
@@ -43,6 +44,7 @@ class JobPlatform:
         sessionmaker: async_sessionmaker[AsyncSession],
         storage: Storage,
         clock: Callable[[], datetime],
+        metrics: JobMetrics,
     ) -> JobPlatform:
         database_url = settings.effective_database_url
         postgres = not is_sqlite(database_url)
@@ -52,6 +54,7 @@ class JobPlatform:
             events=events,
             signals=JobSignals(waker, postgres=postgres),
             lease_seconds=settings.job_lease_seconds,
+            metrics=metrics,
         )
         scheduled = sweeps(
             queue,

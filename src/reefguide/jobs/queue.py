@@ -31,10 +31,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reefguide.db.session import after_commit
 from reefguide.errors import ApiError, BadRequest, Conflict, NotFound
 from reefguide.jobs.events import JobEvent, JobEvents, JobSignals
 from reefguide.jobs.models import Job, JobAssignment, JobResult
 from reefguide.jobs.types import JobStatus, get_job_type
+from reefguide.observability.metrics import FinishedRun, JobMetrics
 from reefguide.storage import Storage
 
 PENDING, IN_PROGRESS = JobStatus.PENDING.value, JobStatus.IN_PROGRESS.value
@@ -61,6 +63,7 @@ class Queue:
     events: JobEvents
     signals: JobSignals
     lease_seconds: int
+    metrics: JobMetrics
 
 
 # A job as the ORM loads it, or as a plain row of the jobs table (the hot paths).
@@ -387,7 +390,7 @@ async def complete(
             update(JobAssignment)
             .where(*_live(assignment_id, lease, now))
             .values(completed_at=now, outcome=report.status, error=report.error, updated_at=now)
-            .returning(JobAssignment.job_id, JobAssignment.attempt),
+            .returning(JobAssignment.job_id, JobAssignment.attempt, JobAssignment.created_at),
             execution_options=NO_SYNC,
         )
     ).one_or_none()
@@ -400,7 +403,17 @@ async def complete(
         run_after = case(
             (Job.attempt_count < Job.max_attempts, now + retry_backoff(ended.attempt)), else_=Job.run_after
         )
-    return await _move_on(session, queue, ended.job_id, outcome_status, now=now, run_after=run_after)
+    job = await _move_on(session, queue, ended.job_id, outcome_status, now=now, run_after=run_after)
+    _count_runs(
+        session, queue, [FinishedRun(job.type, report.status, (now - ended.created_at).total_seconds())]
+    )
+    return job
+
+
+def _count_runs(session: AsyncSession, queue: Queue, runs: list[FinishedRun]) -> None:
+    """Each run's time from claim to report, once the report has committed."""
+    if runs:
+        after_commit(session, lambda: queue.metrics.ran(runs))
 
 
 @dataclass(frozen=True)
@@ -450,7 +463,9 @@ async def complete_many(
                 update(_table(JobAssignment))
                 .where(leases.completed_at.is_(None), leases.expires_at > now, or_(*holders))
                 .values(completed_at=now, outcome=SUCCEEDED, updated_at=now)
-                .returning(leases.id, leases.job_id, leases.storage_scheme, leases.storage_uri)
+                .returning(
+                    leases.id, leases.job_id, leases.storage_scheme, leases.storage_uri, leases.created_at
+                )
             )
         ).all()
     moved: dict[int, Any] = {}
@@ -467,6 +482,7 @@ async def complete_many(
             ).all()
         }
     results = []
+    runs = []
     for row in ended:
         index = wanted.pop(row.id)
         job = moved.get(row.job_id)
@@ -474,6 +490,7 @@ async def complete_many(
             answers[index] = Conflict(NOT_CURRENT)
             continue
         answers[index] = Completed(job_id=job.id, status=job.status)
+        runs.append(FinishedRun(job.type, SUCCEEDED, (now - row.created_at).total_seconds()))
         if job.status == SUCCEEDED:
             results.append(
                 {
@@ -488,6 +505,7 @@ async def complete_many(
             )
     if results:
         await connection.execute(insert(_table(JobResult)), results)
+    _count_runs(session, queue, runs)
     if wanted:  # leases that were not live, or not the caller's
         known = set(
             (await session.scalars(select(JobAssignment.id).where(JobAssignment.id.in_(list(wanted))))).all()
@@ -624,16 +642,23 @@ async def expire_leases(session: AsyncSession, queue: Queue, *, now: datetime) -
     """The lease sweep: end every lease past its expiry (TIMED_OUT past the job's
     deadline, EXPIRED otherwise), then settle their jobs. Idempotent, and safe to
     run in several processes at once: each statement changes only what still needs it."""
-    await session.execute(
-        update(JobAssignment)
-        .where(JobAssignment.completed_at.is_(None), JobAssignment.expires_at <= now)
-        .values(
-            completed_at=now,
-            outcome=case((JobAssignment.deadline <= now, TIMED_OUT), else_=EXPIRED),
-            updated_at=now,
+    expired_job_ids = (
+        await session.scalars(
+            update(JobAssignment)
+            .where(JobAssignment.completed_at.is_(None), JobAssignment.expires_at <= now)
+            .values(
+                completed_at=now,
+                outcome=case((JobAssignment.deadline <= now, TIMED_OUT), else_=EXPIRED),
+                updated_at=now,
+            )
+            .returning(JobAssignment.job_id)
+            .execution_options(**NO_SYNC)
         )
-        .execution_options(**NO_SYNC)
-    )
+    ).all()
+    if expired_job_ids:
+        # Rare: one more query, for their types, costs nothing that matters.
+        expired_types = (await session.scalars(select(Job.type).where(Job.id.in_(expired_job_ids)))).all()
+        after_commit(session, lambda: queue.metrics.leases_ended(expired_types))
     return await _settle_orphans(session, queue, now)
 
 

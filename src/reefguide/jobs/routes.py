@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
+from opentelemetry.trace import Tracer
 from pydantic import ValidationError
 from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -62,6 +63,7 @@ from reefguide.jobs.schemas import (
     UploadsOut,
 )
 from reefguide.jobs.types import get_job_type
+from reefguide.observability.tracing import claim_trace_context, request_trace_context
 from reefguide.settings import Settings
 from reefguide.storage import Storage
 from reefguide.users.models import Role, User
@@ -122,6 +124,7 @@ def _leased(claimed: Claimed) -> LeasedAssignment:
 @router.post("")
 async def create_job(
     body: CreateJobIn,
+    request: Request,
     user: AnalystUser,
     session: SessionDep,
     queue: QueueDep,
@@ -142,6 +145,7 @@ async def create_job(
         input_payload=body.input_payload,
         cache=cache,
         now=clock(),
+        trace_context=request_trace_context(request.headers),
     )
     return CreateJobOut(job_id=submitted.job_id, cached=submitted.cached, request_id=submitted.request_id)
 
@@ -273,8 +277,10 @@ async def claim(
     deadline. Each comes with a lease of JOB_LEASE_SECONDS, kept by heartbeats."""
     for name in body.job_types:
         jobs.job_type_named(name)
-    deadline = time.monotonic() + body.wait_seconds
+    started = time.monotonic()
+    deadline = started + body.wait_seconds
     waker = request.app.state.claim_waker
+    tracer = request.app.state.tracer
     while True:
         # A transaction per attempt: nothing is held while waiting.
         async with unit_of_work(request.app.state.sessionmaker) as session:
@@ -290,11 +296,18 @@ async def claim(
                 ecs_cluster_arn=body.ecs_cluster_arn,
             )
             answer = ClaimOut(
-                assignments=[ClaimedOut(assignment=_leased(c), job=_job_row(c.job)) for c in claimed]
+                assignments=[
+                    ClaimedOut(
+                        assignment=_leased(c), job=_job_row(c.job), trace_context=_claim_trace(tracer, c)
+                    )
+                    for c in claimed
+                ]
             )
-        remaining = deadline - time.monotonic()
-        if claimed or remaining <= 0 or request.app.state.jobs.draining.is_set():
+        now = time.monotonic()
+        if claimed or now >= deadline or request.app.state.jobs.draining.is_set():
+            queue.metrics.claim_answered(now - started, claimed=bool(claimed))
             return answer
+        remaining = deadline - now
         woken = await waker.wait(body.job_types, min(remaining, CLAIM_POLL_SECONDS))
         if await request.is_disconnected():
             # Nobody would receive what this claim took (a worker stopping, say): stop
@@ -303,6 +316,16 @@ async def claim(
                 for job_type in body.job_types:
                     waker.notify(job_type)
             return ClaimOut(assignments=[])
+
+
+def _claim_trace(tracer: Tracer | None, claimed: Claimed) -> dict[str, str] | None:
+    attributes = {
+        "reefguide.job.id": claimed.job.id,
+        "reefguide.job.type": claimed.job.type,
+        "reefguide.assignment.id": claimed.assignment["id"],
+        "reefguide.job.attempt": claimed.assignment["attempt"],
+    }
+    return claim_trace_context(tracer, claimed.job.trace_context, attributes)
 
 
 def _lease(body: LeaseIn, worker: User) -> Lease:

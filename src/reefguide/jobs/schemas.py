@@ -198,6 +198,9 @@ class ClaimIn(ApiModel):
 class ClaimedOut(ApiModel):
     assignment: LeasedAssignment
     job: JobRow
+    # W3C trace context (`traceparent`, `tracestate`) for the worker's run to continue:
+    # the trace of the request that created the job, when it had one.
+    trace_context: dict[str, str] | None = None
 
 
 class ClaimOut(ApiModel):

@@ -6,7 +6,7 @@ that job. Cancel: its owner and admins. The queue's moves live in queue.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, case, exists, func, or_, select, t
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from reefguide.db.session import after_commit
 from reefguide.errors import BadRequest, Forbidden, NotFound, invalid
 from reefguide.jobs.hashing import job_hash
 from reefguide.jobs.models import Job, JobAssignment, JobRequest, JobResult
@@ -71,6 +72,21 @@ def job_readable(user: User) -> ColumnElement[bool]:
         return true()
     answered = exists().where(JobRequest.job_id == Job.id, JobRequest.user_id == user.id)
     return or_(Job.user_id == user.id, answered)
+
+
+async def job_requesters(session: AsyncSession, job_ids: Iterable[int]) -> dict[int, set[int]]:
+    """For each of these jobs, the users whose requests it answered: with its owner and
+    admins, who `job_readable` lets read it. One query for the lot."""
+    wanted = set(job_ids)
+    readers: dict[int, set[int]] = {job_id: set() for job_id in wanted}
+    if not wanted:
+        return readers
+    rows = await session.execute(
+        select(JobRequest.job_id, JobRequest.user_id).where(JobRequest.job_id.in_(wanted)).distinct()
+    )
+    for job_id, user_id in rows:
+        readers[job_id].add(user_id)
+    return readers
 
 
 def _with_details(statement: Select[Job]) -> Select[Job]:
@@ -171,6 +187,7 @@ async def submit(
     )
     session.add(request)
     await session.flush()
+    after_commit(session, lambda: queue.metrics.submitted(job_type.name, cached=cached))
     return Submitted(job_id=job.id, cached=cached, request_id=request.id, job=job)
 
 
@@ -286,6 +303,15 @@ async def stats(session: AsyncSession, *, now: datetime) -> dict[str, TypeStats]
     for job_type, status, count in recent:
         by_type.setdefault(job_type, TypeStats()).last_hour[status] = count
     return by_type
+
+
+async def status_counts(session: AsyncSession) -> list[tuple[str, str, int, datetime | None]]:
+    """Jobs per (type, status), each group with its oldest job's creation time: one
+    GROUP BY, for the metrics scrape."""
+    rows = await session.execute(
+        select(Job.type, Job.status, func.count(), func.min(Job.created_at)).group_by(Job.type, Job.status)
+    )
+    return [(job_type, status, count, oldest) for job_type, status, count, oldest in rows]
 
 
 async def assignment_job_types(session: AsyncSession, assignment_ids: Sequence[int]) -> dict[int, str]:

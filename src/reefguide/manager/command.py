@@ -12,6 +12,7 @@ import asyncio
 import signal
 
 import structlog
+from opentelemetry import trace
 
 from reefguide.cluster.base import ComputeBackend
 from reefguide.manager.config import ManagerConfig
@@ -19,10 +20,12 @@ from reefguide.manager.health import HealthServer
 from reefguide.manager.loop import CapacityManager, HttpBacklog
 from reefguide.worker.client import WorkerClient
 from reefguide.worker.logs import configure_logging
+from reefguide.worker.tracing import build_tracer_provider
 
 log = structlog.get_logger(__name__)
 
 OK, FAILED, BAD_SETTING = 0, 1, 2
+SERVICE_NAME = "reefguide-manager"  # unless OTEL_SERVICE_NAME says otherwise
 
 
 def run_manager(
@@ -30,8 +33,15 @@ def run_manager(
 ) -> int:
     """Run until stopped by a signal (or for one poll); returns the exit code. The
     backend is closed on the way out."""
-    configure_logging(config.log_level, config.log_format)
-    return asyncio.run(serve_manager(config, backend, dry_run=dry_run, once=once))
+    provider = build_tracer_provider(config.otel_endpoint, service_name=SERVICE_NAME)
+    configure_logging(config.log_level, config.log_format, tracing=provider is not None)
+    if provider is not None:
+        trace.set_tracer_provider(provider)
+    try:
+        return asyncio.run(serve_manager(config, backend, dry_run=dry_run, once=once))
+    finally:
+        if provider is not None:
+            provider.shutdown()  # sends the spans still batched
 
 
 async def serve_manager(

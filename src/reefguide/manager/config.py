@@ -261,6 +261,10 @@ class ManagerSettings(BaseSettings):
         "INFO", validation_alias=_env("LOG_LEVEL")
     )
     log_format: Literal["auto", "json", "console"] = Field("auto", validation_alias=_env("LOG_FORMAT"))
+    # Set: each poll is traced and spans go out over OTLP (http/protobuf).
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
 
     @field_validator("api_endpoint")
     @classmethod
@@ -282,6 +286,7 @@ class ManagerSettings(BaseSettings):
         "api_username",
         "api_password",
         "manager_api_key",
+        "otel_exporter_otlp_endpoint",
         mode="before",
     )
     @classmethod
@@ -341,6 +346,7 @@ class ManagerConfig:
     health_port: int
     log_level: str
     log_format: str
+    otel_endpoint: str | None = None
 
 
 def environment(dotenv: Path | None = Path(".env")) -> dict[str, str | None]:
@@ -410,4 +416,5 @@ def load_manager_config(
         health_port=settings.health_port,
         log_level=settings.log_level,
         log_format=settings.log_format,
+        otel_endpoint=settings.otel_exporter_otlp_endpoint,
     )

@@ -20,6 +20,7 @@ from typing import Protocol
 
 import httpx
 import structlog
+from opentelemetry import trace
 
 from reefguide.cluster.base import ComputeBackend, Pool
 from reefguide.manager.formula import Decision, decide
@@ -28,6 +29,7 @@ from reefguide.worker.client import RetryPolicy, WorkerClient
 from reefguide.worker.errors import ApiError, WorkerError
 
 log = structlog.get_logger(__name__)
+tracer = trace.get_tracer("reefguide.manager")
 
 # Reading the backlog: a few quick tries; past them the poll fails and the loop backs off.
 STATS_RETRY = RetryPolicy(attempts=3, cap_seconds=5.0)
@@ -125,6 +127,12 @@ class CapacityManager:
 
     async def poll_once(self) -> PollOutcome:
         """Read the backlog, then for each pool count its workers and launch the difference."""
+        # A span per poll (a no-op unless tracing is on): its log lines and its stats
+        # request share one trace id.
+        with tracer.start_as_current_span("capacity poll"):
+            return await self._poll()
+
+    async def _poll(self) -> PollOutcome:
         outcome = PollOutcome()
         # ValueError: an answer that is not JSON, or not the stats' shape (ValidationError).
         try:

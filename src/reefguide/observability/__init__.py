@@ -1,1 +1,1 @@
-"""Observability: structured logs with request ids, the access log."""
+"""Observability: structured logs with request ids, Prometheus metrics, OpenTelemetry traces."""

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import StatementError
 from structlog.typing import ExcInfo
 
+from reefguide.observability.tracing import add_trace_ids
 from reefguide.settings import Settings
 
 SECRET_KEYS = frozenset(
@@ -177,10 +178,13 @@ def line_handler() -> LineHandler | None:
     return next((h for h in logging.getLogger().handlers if isinstance(h, LineHandler)), None)
 
 
-def configure_logging(settings: Settings) -> None:
-    """Route structlog and the standard library (uvicorn, alembic) through one pipeline."""
+def configure_logging(settings: Settings, *, tracing: bool = False) -> None:
+    """Route structlog and the standard library (uvicorn, alembic) through one pipeline.
+    `tracing`: each line also carries the current span's trace id (none is added, and
+    nothing is looked up, when tracing is off)."""
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        *([add_trace_ids] if tracing else []),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),

@@ -24,6 +24,7 @@ from reefguide import __version__
 from reefguide.worker.auth import Authenticator, Credentials, authenticator
 from reefguide.worker.errors import ApiError, ApiUnavailable, AuthenticationFailed, LeaseLost
 from reefguide.worker.schemas import ClaimAnswer, Claimed, HeartbeatAnswer, UploadsAnswer
+from reefguide.worker.tracing import current_trace_context
 
 log = structlog.get_logger(__name__)
 
@@ -278,6 +279,9 @@ class WorkerClient:
         policy = retry or self._retry
         failures = 0
         renewed = False
+        # The API continues the trace of the job being run (nothing when none is). Never
+        # to upload URLs: they are another system's, and signed.
+        trace_headers = current_trace_context() if authenticated else {}
         while True:
             auth_headers = await self._auth.headers() if authenticated else {}
             cause: str
@@ -288,7 +292,7 @@ class WorkerClient:
                     url,
                     json=json,
                     content=None if content is None else content(),
-                    headers={**(headers or {}), **auth_headers},
+                    headers={**(headers or {}), **trace_headers, **auth_headers},
                     timeout=httpx.USE_CLIENT_DEFAULT if timeout_seconds is None else timeout_seconds,
                 )
             except httpx.TransportError as exc:

@@ -11,6 +11,7 @@ import signal
 from collections.abc import Mapping, Sequence
 
 import structlog
+from opentelemetry import trace
 
 from reefguide.worker.auth import ApiKey, Credentials, Login
 from reefguide.worker.client import WorkerClient
@@ -20,10 +21,12 @@ from reefguide.worker.handlers import DATA_SPECIFICATION_UPDATE, builtin_handler
 from reefguide.worker.logs import configure_logging
 from reefguide.worker.sdk import Worker
 from reefguide.worker.settings import WorkerSettings
+from reefguide.worker.tracing import build_tracer_provider
 
 log = structlog.get_logger(__name__)
 
 OK, REFUSED, BAD_SETTING = 0, 1, 2
+SERVICE_NAME = "reefguide-worker"  # unless OTEL_SERVICE_NAME says otherwise
 
 
 class WorkerConfigError(Exception):
@@ -85,16 +88,24 @@ def run_worker(
     """Run until idle or stopped by a signal; returns the exit code.
     Raises WorkerConfigError before anything starts when the settings will not do."""
     login = credentials(settings)
-    configure_logging(settings.log_level, settings.log_format)
-    return asyncio.run(
-        _serve(
-            settings,
-            login,
-            job_types=job_types,
-            max_concurrent_jobs=max_concurrent_jobs,
-            grace_seconds=grace_seconds,
+    provider = build_tracer_provider(settings.otel_exporter_otlp_endpoint, service_name=SERVICE_NAME)
+    configure_logging(settings.log_level, settings.log_format, tracing=provider is not None)
+    if provider is not None:
+        # Global, so that handlers' own spans (trace.get_tracer(...)) join the job's trace.
+        trace.set_tracer_provider(provider)
+    try:
+        return asyncio.run(
+            _serve(
+                settings,
+                login,
+                job_types=job_types,
+                max_concurrent_jobs=max_concurrent_jobs,
+                grace_seconds=grace_seconds,
+            )
         )
-    )
+    finally:
+        if provider is not None:
+            provider.shutdown()  # sends the spans still batched
 
 
 async def _serve(

@@ -13,11 +13,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Mapping
+from contextlib import AbstractContextManager
 from enum import Enum
 from pathlib import Path
 from typing import Any
 
 import structlog
+from opentelemetry import propagate, trace
+from opentelemetry.trace import Span, SpanKind, StatusCode, Tracer
 from pydantic import BaseModel, ValidationError
 
 from reefguide.jobs.types import JobType
@@ -27,6 +30,7 @@ from reefguide.worker.errors import ApiError, ApiUnavailable, LeaseLost, WorkerE
 from reefguide.worker.schemas import Claimed
 
 log = structlog.get_logger(__name__)
+TRACER_NAME = "reefguide.worker"
 
 # Heartbeats come every third of the lease, but never more often than this.
 MIN_HEARTBEAT_SECONDS = 0.1
@@ -85,12 +89,22 @@ def output_files(root: Path) -> list[str]:
 
 
 class JobRun:
-    def __init__(self, client: WorkerClient, claimed: Claimed, job_type: JobType, handler: Handler) -> None:
+    def __init__(
+        self,
+        client: WorkerClient,
+        claimed: Claimed,
+        job_type: JobType,
+        handler: Handler,
+        tracer: Tracer | None = None,
+    ) -> None:
         self.client = client
         self.claimed = claimed
         self.job_type = job_type
         self.handler = handler
         self.assignment = claimed.assignment
+        # A no-op unless a tracer provider is configured.
+        self.tracer = tracer or trace.get_tracer(TRACER_NAME)
+        self.span: Span = trace.INVALID_SPAN
         self.log = log.bind(
             job_id=claimed.job.id,
             job_type=claimed.job.type,
@@ -114,7 +128,26 @@ class JobRun:
             task.cancel()
 
     async def run(self) -> None:
-        """Run the job to its report. Never raises but CancelledError."""
+        """Run the job to its report. Never raises but CancelledError.
+
+        In a span that continues the trace the claim answer carries (that of the
+        request that created the job); the heartbeats, uploads and report made within
+        it carry it on to the API."""
+        with self.tracer.start_as_current_span(
+            f"run {self.job_type.name}",
+            context=propagate.extract(self.claimed.trace_context or {}),
+            kind=SpanKind.CONSUMER,
+            attributes={
+                "reefguide.job.id": self.claimed.job.id,
+                "reefguide.job.type": self.job_type.name,
+                "reefguide.assignment.id": self.assignment.id,
+                "reefguide.job.attempt": self.assignment.attempt,
+            },
+        ) as span:
+            self.span = span
+            await self._run()
+
+    async def _run(self) -> None:
         self.log.info("job started")
         try:
             parsed = self.job_type.input.model_validate(self.claimed.job.input_payload)
@@ -150,7 +183,8 @@ class JobRun:
             await asyncio.to_thread(shutil.rmtree, output_dir, ignore_errors=True)
 
     async def _call_handler(self, context: JobContext[Any]) -> HandlerResult:
-        return await self.handler(context)
+        with self.tracer.start_as_current_span("handler"):
+            return await self.handler(context)
 
     async def _conclude(self, handler: asyncio.Task[HandlerResult], output_dir: Path) -> None:
         exc = None if handler.cancelled() else handler.exception()
@@ -177,9 +211,12 @@ class JobRun:
         files = await asyncio.to_thread(output_files, output_dir)
         if files:
             try:
-                await self.client.upload_files(
-                    self.assignment.id, self.assignment.lease_token, output_dir, files
-                )
+                with self.tracer.start_as_current_span(
+                    "upload result files", attributes={"reefguide.files": len(files)}
+                ):
+                    await self.client.upload_files(
+                        self.assignment.id, self.assignment.lease_token, output_dir, files
+                    )
             except LeaseLost:
                 self.log.warning("lease lost while uploading: job abandoned without a report")
                 return
@@ -191,9 +228,10 @@ class JobRun:
                 return
             self.log.info("result files uploaded", files=len(files))
         try:
-            await self.client.report(
-                self.assignment.id, self.assignment.lease_token, status=SUCCEEDED, result_payload=payload
-            )
+            with self._reporting(SUCCEEDED):
+                await self.client.report(
+                    self.assignment.id, self.assignment.lease_token, status=SUCCEEDED, result_payload=payload
+                )
         except ApiError as exc:
             if isinstance(exc, LeaseLost):
                 self.log.warning("lease lost before the result was reported", status=exc.status_code)
@@ -206,15 +244,25 @@ class JobRun:
             return
         self.log.info("job succeeded", files=len(files))
 
+    def _reporting(self, status: str, error: str | None = None) -> AbstractContextManager[Span]:
+        """The span of reporting the outcome; the run's span records it too."""
+        self.span.set_attribute("reefguide.job.outcome", status)
+        if status == FAILED:
+            self.span.set_status(StatusCode.ERROR, error)
+        return self.tracer.start_as_current_span(
+            "report result", attributes={"reefguide.job.outcome": status}
+        )
+
     async def _report(self, status: str, *, error: str | None = None, retryable: bool = False) -> None:
         try:
-            await self.client.report(
-                self.assignment.id,
-                self.assignment.lease_token,
-                status=status,
-                error=error,
-                retryable=retryable,
-            )
+            with self._reporting(status, error):
+                await self.client.report(
+                    self.assignment.id,
+                    self.assignment.lease_token,
+                    status=status,
+                    error=error,
+                    retryable=retryable,
+                )
         except LeaseLost as exc:
             self.log.warning(
                 "lease lost before the outcome was reported", outcome=status, status=exc.status_code
@@ -228,6 +276,7 @@ class JobRun:
                 self.log.info("job ended", outcome=status)
 
     async def _release(self) -> None:
+        self.span.add_event("released")
         try:
             await self.client.release(self.assignment.id, self.assignment.lease_token)
         except WorkerError as exc:
@@ -247,6 +296,7 @@ class JobRun:
                 )
             except LeaseLost:
                 self._stop(Stop.LEASE_LOST)
+                self.span.add_event("lease lost")
                 self.log.warning("lease lost: stopping the handler")
                 return
             except WorkerError as exc:
@@ -254,6 +304,7 @@ class JobRun:
                 self.log.warning("heartbeat failed", error=str(exc))
                 continue
             if answer.cancel_requested and self.stopped is None and not self._handler_done():
+                self.span.add_event("cancel requested")
                 self.log.info("cancel requested: stopping the handler")
                 self._stop(Stop.CANCEL_REQUESTED)
 

@@ -12,11 +12,15 @@ from typing import Any
 
 import structlog
 
+from reefguide.worker.tracing import add_trace_ids
 
-def configure_logging(level: str = "INFO", log_format: str = "auto") -> None:
+
+def configure_logging(level: str = "INFO", log_format: str = "auto", *, tracing: bool = False) -> None:
+    """`tracing`: each line carries the current span's trace id (tracing is on)."""
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     processors: list[Any] = [
         structlog.contextvars.merge_contextvars,
+        *([add_trace_ids] if tracing else []),
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
     ]

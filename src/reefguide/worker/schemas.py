@@ -36,6 +36,8 @@ class ClaimedJob(_Answer):
 class Claimed(_Answer):
     assignment: Assignment
     job: ClaimedJob
+    # W3C trace context (`traceparent`, `tracestate`) the job's run continues, if any.
+    trace_context: dict[str, str] | None = Field(None, alias="traceContext")
 
 
 class ClaimAnswer(_Answer):

@@ -22,12 +22,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import structlog
+from opentelemetry import trace
+from opentelemetry.trace import TracerProvider
 
 from reefguide.jobs.types import JobType, get_job_type
 from reefguide.worker.client import DEFAULT_RETRY, NO_RETRY, RetryPolicy, WorkerClient
 from reefguide.worker.context import Handler, HandlerT
 from reefguide.worker.errors import ApiUnavailable, WorkerError
-from reefguide.worker.job import JobRun
+from reefguide.worker.job import TRACER_NAME, JobRun
 from reefguide.worker.schemas import Claimed
 
 log = structlog.get_logger(__name__)
@@ -51,6 +53,8 @@ class Worker:
     `grace_seconds`: after stop(), how long running jobs may take to finish before
     they are cancelled and their leases released. `claim_retry`: the backoff between
     failed claims (its `attempts` is ignored: claims are tried until stopped or idle).
+    `tracer_provider`: where the spans of job runs go (default: the global provider,
+    a no-op unless one was set).
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Worker:
         worker_id: str | None = None,
         claim_retry: RetryPolicy = CLAIM_BACKOFF,
         clock: Callable[[], float] = time.monotonic,
+        tracer_provider: TracerProvider | None = None,
     ) -> None:
         if max_concurrent_jobs < 1:
             raise ValueError("max_concurrent_jobs must be at least 1")
@@ -79,6 +84,7 @@ class Worker:
         self.claim_retry = claim_retry
         self.worker_id = worker_id or default_worker_id()
         self._clock = clock
+        self._tracer = (tracer_provider or trace.get_tracer_provider()).get_tracer(TRACER_NAME)
         self._handlers: dict[str, Handler] = {}
         self._types: list[str] | None = None if job_types is None else list(job_types)
         for name, handler in (handlers or {}).items():
@@ -164,12 +170,17 @@ class Worker:
                 await self._wait_any(self._running, stop=True)
                 continue
             wait = self.claim_wait_seconds
-            if self.idle_timeout is not None and not self._running:
-                idle_left = self.idle_timeout - (self._clock() - self._last_busy)
-                if idle_left <= 0:
-                    log.info("idle: exiting", idle_seconds=round(self._clock() - self._last_busy, 3))
-                    return
-                wait = min(wait, idle_left)
+            if self.idle_timeout is not None:
+                if self._running:
+                    # The idle countdown starts when these jobs end; a claim made now
+                    # must not keep the worker waiting on the server long past it.
+                    wait = min(wait, self.idle_timeout)
+                else:
+                    idle_left = self.idle_timeout - (self._clock() - self._last_busy)
+                    if idle_left <= 0:
+                        log.info("idle: exiting", idle_seconds=round(self._clock() - self._last_busy, 3))
+                        return
+                    wait = min(wait, idle_left)
             try:
                 claimed = await self._claim(types, free, wait)
             except ApiUnavailable as exc:
@@ -214,7 +225,7 @@ class Worker:
 
     def _start(self, claimed: Claimed) -> None:
         job_type = _declared(claimed.job.type)
-        run = JobRun(self.client, claimed, job_type, self._handlers[job_type.name])
+        run = JobRun(self.client, claimed, job_type, self._handlers[job_type.name], self._tracer)
         task = asyncio.create_task(run.run(), name=f"job-{claimed.job.id}")
         self._running[task] = run
         task.add_done_callback(self._finished)

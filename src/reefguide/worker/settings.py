@@ -46,6 +46,11 @@ class WorkerSettings(BaseSettings):
         "INFO", validation_alias=_env("LOG_LEVEL")
     )
     log_format: Literal["auto", "json", "console"] = Field("auto", validation_alias=_env("LOG_FORMAT"))
+    # Set: each job's run is traced, continuing the trace of the request that created
+    # it, and spans go out over OTLP (http/protobuf). The SDK reads the other OTEL_* itself.
+    otel_exporter_otlp_endpoint: str | None = Field(
+        None, validation_alias=_env("OTEL_EXPORTER_OTLP_ENDPOINT")
+    )
 
     @field_validator("job_types", mode="before")
     @classmethod
@@ -66,7 +71,14 @@ class WorkerSettings(BaseSettings):
     def _upper_level(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("worker_username", "worker_password", "worker_api_key", "data_path", mode="before")
+    @field_validator(
+        "worker_username",
+        "worker_password",
+        "worker_api_key",
+        "data_path",
+        "otel_exporter_otlp_endpoint",
+        mode="before",
+    )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
