@@ -1,8 +1,10 @@
 """What the benchmarks in bench/ share: a throwaway PostgreSQL database, servers
-started and stopped around a block, wrk runs read back through a Lua reporter, and
-interleaved rounds (baseline, real, real, baseline, …) summarised by their medians.
+started and stopped around a block, wrk runs read back through a Lua reporter,
+interleaved rounds (baseline, real, real, baseline, …) summarised by their medians,
+and for the queue benches the accounts, the pre-enqueued TEST jobs (ours and
+pgqueuer's) and the check that each ran once.
 
-Not a benchmark itself: bench/api.py and bench/spatial.py import it (each runs as
+Not a benchmark itself: the others import it (each runs as
 `uv run python bench/<name>.py`, which puts bench/ on the import path).
 """
 
@@ -22,17 +24,31 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
+from sqlalchemy import insert, text
 from sqlalchemy.engine import make_url
+
+# The models come from the module that registers them all, so foreign keys' types resolve.
+from reefguide.db.engine import create_engine
+from reefguide.db.models import Job, JobRequest
+from reefguide.jobs.hashing import job_hash
+from reefguide.jobs.types import get_job_type
 
 BENCH_DIR = Path(__file__).resolve().parent
 DEFAULT_SERVER_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 SERVER_URL_ENV = "REEFGUIDE_BENCH_SERVER_URL"
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 30.0
+PASSWORD = "bench-password-123"  # throwaway accounts in a throwaway database
+WORKER_EMAIL = "worker@example.com"
+ANALYST_EMAIL = "analyst@example.com"
+JOB_TYPE = "TEST"
+PGQ_ENTRYPOINT = "noop"
 
 # wrk calls done() once at the end; one JSON line is easier to read back than its table.
 # "non_2xx" here is wrk's own count of statuses above 399.
@@ -304,3 +320,140 @@ def summarise(results: list[Load]) -> tuple[float, float, float]:
         statistics.median(result.p50_ms for result in results),
         statistics.median(result.p99_ms for result in results),
     )
+
+
+def parse_workers(text: str) -> list[int]:
+    try:
+        counts = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a list of worker counts: {text!r}") from None
+    if not counts or min(counts) < 1:
+        raise argparse.ArgumentTypeError(f"not a list of worker counts: {text!r}")
+    return counts
+
+
+class BenchError(Exception):
+    """A wrong answer or a broken invariant: the run stops with exit status 1."""
+
+
+def bench_errors(group: BaseExceptionGroup[BenchError]) -> list[str]:
+    messages = []
+    for error in group.exceptions:
+        messages.extend(bench_errors(error) if isinstance(error, BaseExceptionGroup) else [str(error)])
+    return messages
+
+
+# The job queues: accounts and TEST jobs for ours, no-op jobs for pgqueuer.
+
+
+def create_user(reefguide: Path, env: dict[str, str], email: str, role: str) -> int:
+    created = subprocess.run(
+        [reefguide, "users", "create", email, "--role", role, "--password", PASSWORD],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    if created.returncode != 0:
+        raise BenchError(f"reefguide users create {email} failed:\n{created.stdout}{created.stderr}")
+    return int(created.stdout.split()[2])  # "Created user <id> (…)"
+
+
+async def enqueue_jobs(dsn: str, user_id: int, count: int) -> None:
+    """An empty queue, then `count` PENDING TEST jobs (inputs {id: 1…count}) and their
+    requests, inserted as `POST /api/jobs` would have created them; VACUUM ANALYZE."""
+    job_type = get_job_type(JOB_TYPE)
+    assert job_type is not None
+    now = datetime.now(UTC)
+    jobs: list[dict[str, Any]] = []
+    for number in range(1, count + 1):
+        payload = job_type.parse_input({"id": number})
+        jobs.append(
+            {
+                "type": job_type.name,
+                "status": "PENDING",
+                "hash": job_hash(job_type.name, payload),
+                "user_id": user_id,
+                "input_payload": payload,
+                "priority": job_type.priority,
+                "max_attempts": job_type.max_attempts,
+                "created_at": now,
+                "updated_at": now,
+            }
+        )
+    engine = create_engine(dsn, pool_size=1)
+    try:
+        async with engine.begin() as connection:
+            await connection.execute(
+                text("TRUNCATE job_results, job_assignments, job_requests, jobs RESTART IDENTITY")
+            )
+            result = await connection.execute(
+                insert(Job).returning(Job.id, sort_by_parameter_order=True), jobs
+            )
+            requests = [
+                {
+                    "user_id": user_id,
+                    "type": job_type.name,
+                    "input_payload": job["input_payload"],
+                    "cache_hit": False,
+                    "job_id": job_id,
+                    "created_at": now,
+                }
+                for job, job_id in zip(jobs, result.scalars(), strict=True)
+            ]
+            await connection.execute(insert(JobRequest), requests)
+    finally:
+        await engine.dispose()
+    await vacuum_analyze(dsn)
+
+
+async def check_drained(dsn: str, count: int) -> None:
+    """Every job SUCCEEDED after exactly one attempt: one assignment, one result each."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        row = await connection.fetchrow(
+            """
+            SELECT
+              (SELECT count(*) FROM jobs) AS jobs,
+              (SELECT count(*) FROM jobs WHERE status = 'SUCCEEDED' AND attempt_count = 1) AS succeeded,
+              (SELECT count(*) FROM job_assignments) AS assignments,
+              (SELECT count(DISTINCT job_id) FROM job_assignments
+                WHERE outcome = 'SUCCEEDED' AND completed_at IS NOT NULL) AS succeeded_assignments,
+              (SELECT count(*) FROM job_results) AS results,
+              (SELECT count(DISTINCT job_id) FROM job_results) AS result_jobs
+            """
+        )
+    finally:
+        await connection.close()
+    counts = dict(row)
+    if any(value != count for value in counts.values()):
+        raise BenchError(f"after the drain, expected {count} of each: {counts}")
+
+
+async def vacuum_analyze(dsn: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
+
+
+async def pgqueuer_enqueue(dsn: str, count: int) -> None:
+    """pgqueuer's schema (its own installer) if missing, an empty queue, log and
+    statistics, then `count` jobs for PGQ_ENTRYPOINT in one call; VACUUM ANALYZE."""
+    # Imported here, not above: pgqueuer imports logging.handlers, which imports the
+    # standard library's `queue`, and a bench that has not moved bench/ (where
+    # queue.py stands) to the end of the import path would get the wrong one.
+    from pgqueuer.db import AsyncpgDriver
+    from pgqueuer.queries import Queries
+
+    connection = await asyncpg.connect(dsn)
+    try:
+        queries = Queries(AsyncpgDriver(connection))
+        if not await queries.schema_is_installed():
+            await queries.install()
+        await queries.clear_queue()
+        await queries.clear_queue_log()
+        await queries.clear_statistics_log()
+        payloads: list[bytes | None] = [None] * count
+        await queries.enqueue([PGQ_ENTRYPOINT] * count, payloads, [0] * count)
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()

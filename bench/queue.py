@@ -72,7 +72,6 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -83,21 +82,28 @@ from pgqueuer.models import Job as PgqJob
 from pgqueuer.qm import QueueManager
 from pgqueuer.queries import Queries
 from pgqueuer.types import QueueExecutionMode
-from sqlalchemy import insert, text
 
-from harness import DEFAULT_SERVER_URL, SERVER_URL_ENV, cpu_seconds, free_port, fresh_database, server
+from harness import (
+    ANALYST_EMAIL,
+    DEFAULT_SERVER_URL,
+    JOB_TYPE,
+    PASSWORD,
+    PGQ_ENTRYPOINT,
+    SERVER_URL_ENV,
+    WORKER_EMAIL,
+    BenchError,
+    bench_errors,
+    check_drained,
+    cpu_seconds,
+    create_user,
+    enqueue_jobs,
+    free_port,
+    fresh_database,
+    parse_workers,
+    pgqueuer_enqueue,
+    server,
+)
 
-# The models come from the module that registers them all, so foreign keys' types resolve.
-from reefguide.db.engine import create_engine
-from reefguide.db.models import Job, JobRequest
-from reefguide.jobs.hashing import job_hash
-from reefguide.jobs.types import get_job_type
-
-PASSWORD = "bench-password-123"  # throwaway accounts in a throwaway database
-WORKER_EMAIL = "worker@example.com"
-ANALYST_EMAIL = "analyst@example.com"
-JOB_TYPE = "TEST"
-PGQ_ENTRYPOINT = "noop"
 # Latency jobs take inputs far from the throughput jobs', so none is a cache hit.
 LATENCY_FIRST_INPUT = 1_000_000_000
 CLAIM_WAIT_SECONDS = 30.0
@@ -107,17 +113,6 @@ GOAL_PEER_RATIO = 1.0
 GOAL_CEILING_RATIO = 0.15
 GOAL_P50_MS = 10.0
 GOAL_P99_MS = 50.0
-
-
-class BenchError(Exception):
-    """A wrong answer or a broken invariant: the run stops with exit status 1."""
-
-
-def bench_errors(group: BaseExceptionGroup[BenchError]) -> list[str]:
-    messages = []
-    for error in group.exceptions:
-        messages.extend(bench_errors(error) if isinstance(error, BaseExceptionGroup) else [str(error)])
-    return messages
 
 
 @dataclass
@@ -159,25 +154,7 @@ async def timed(run: Callable[[], Awaitable[None]]) -> tuple[float, float]:
     return time.perf_counter() - started, time.process_time() - cpu
 
 
-async def vacuum_analyze(dsn: str) -> None:
-    connection = await asyncpg.connect(dsn)
-    try:
-        await connection.execute("VACUUM ANALYZE")
-    finally:
-        await connection.close()
-
-
-# Ours: accounts and jobs.
-
-
-def create_user(reefguide: Path, env: dict[str, str], email: str, role: str) -> int:
-    created = subprocess.run(
-        [reefguide, "users", "create", email, "--role", role, "--password", PASSWORD],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    if created.returncode != 0:
-        raise BenchError(f"reefguide users create {email} failed:\n{created.stdout}{created.stderr}")
-    return int(created.stdout.split()[2])  # "Created user <id> (…)"
+# Ours over HTTP.
 
 
 def login(base_url: str, email: str) -> str:
@@ -186,77 +163,6 @@ def login(base_url: str, email: str) -> str:
         raise BenchError(f"login {email}: {response.status_code} {response.text}")
     token: str = response.json()["token"]
     return token
-
-
-async def enqueue_jobs(dsn: str, user_id: int, count: int) -> None:
-    """An empty queue, then `count` PENDING TEST jobs (inputs {id: 1…count}) and their
-    requests, inserted as `POST /api/jobs` would have created them; VACUUM ANALYZE."""
-    job_type = get_job_type(JOB_TYPE)
-    assert job_type is not None
-    now = datetime.now(UTC)
-    jobs: list[dict[str, Any]] = []
-    for number in range(1, count + 1):
-        payload = job_type.parse_input({"id": number})
-        jobs.append(
-            {
-                "type": job_type.name,
-                "status": "PENDING",
-                "hash": job_hash(job_type.name, payload),
-                "user_id": user_id,
-                "input_payload": payload,
-                "priority": job_type.priority,
-                "max_attempts": job_type.max_attempts,
-                "created_at": now,
-                "updated_at": now,
-            }
-        )
-    engine = create_engine(dsn, pool_size=1)
-    try:
-        async with engine.begin() as connection:
-            await connection.execute(
-                text("TRUNCATE job_results, job_assignments, job_requests, jobs RESTART IDENTITY")
-            )
-            result = await connection.execute(
-                insert(Job).returning(Job.id, sort_by_parameter_order=True), jobs
-            )
-            requests = [
-                {
-                    "user_id": user_id,
-                    "type": job_type.name,
-                    "input_payload": job["input_payload"],
-                    "cache_hit": False,
-                    "job_id": job_id,
-                    "created_at": now,
-                }
-                for job, job_id in zip(jobs, result.scalars(), strict=True)
-            ]
-            await connection.execute(insert(JobRequest), requests)
-    finally:
-        await engine.dispose()
-    await vacuum_analyze(dsn)
-
-
-async def check_drained(dsn: str, count: int) -> None:
-    """Every job SUCCEEDED after exactly one attempt: one assignment, one result each."""
-    connection = await asyncpg.connect(dsn)
-    try:
-        row = await connection.fetchrow(
-            """
-            SELECT
-              (SELECT count(*) FROM jobs) AS jobs,
-              (SELECT count(*) FROM jobs WHERE status = 'SUCCEEDED' AND attempt_count = 1) AS succeeded,
-              (SELECT count(*) FROM job_assignments) AS assignments,
-              (SELECT count(DISTINCT job_id) FROM job_assignments
-                WHERE outcome = 'SUCCEEDED' AND completed_at IS NOT NULL) AS succeeded_assignments,
-              (SELECT count(*) FROM job_results) AS results,
-              (SELECT count(DISTINCT job_id) FROM job_results) AS result_jobs
-            """
-        )
-    finally:
-        await connection.close()
-    counts = dict(row)
-    if any(value != count for value in counts.values()):
-        raise BenchError(f"after the drain, expected {count} of each: {counts}")
 
 
 def client(base_url: str, token: str) -> httpx.AsyncClient:
@@ -421,19 +327,7 @@ async def check_latency_jobs(dsn: str, count: int) -> None:
 
 
 async def pgqueuer_drain(dsn: str, count: int, consumers: int) -> Drain:
-    setup = await asyncpg.connect(dsn)
-    try:
-        queries = Queries(AsyncpgDriver(setup))
-        if not await queries.schema_is_installed():
-            await queries.install()
-        await queries.clear_queue()
-        await queries.clear_queue_log()
-        await queries.clear_statistics_log()
-        payloads: list[bytes | None] = [None] * count
-        await queries.enqueue([PGQ_ENTRYPOINT] * count, payloads, [0] * count)
-        await setup.execute("VACUUM ANALYZE")
-    finally:
-        await setup.close()
+    await pgqueuer_enqueue(dsn, count)
 
     done: list[int] = []
 
@@ -561,16 +455,6 @@ def describe(label: str, drain: Drain) -> str:
 
 def verdict(met: bool) -> str:
     return "met" if met else "NOT met"
-
-
-def parse_workers(text: str) -> list[int]:
-    try:
-        counts = [int(part) for part in text.split(",") if part.strip()]
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a list of worker counts: {text!r}") from None
-    if not counts or min(counts) < 1:
-        raise argparse.ArgumentTypeError(f"not a list of worker counts: {text!r}")
-    return counts
 
 
 @dataclass
