@@ -46,6 +46,8 @@ class FakeApi:
         self.failing_claims = 0
         # What a PUT of a result file is answered.
         self.put_status = 200
+        # The size of each batch of results reported together.
+        self.batches: list[int] = []
         # A claim that finds nothing waits its `waitSeconds`, as the real API does.
         self.claims_wait = False
 
@@ -80,7 +82,23 @@ class FakeApi:
             ):
                 await asyncio.sleep(payload.get("waitSeconds", 0))
             return answer
-        assignment_id, action = int(path.split("/")[4]), path.split("/")[5]
+        if path == "/api/jobs/assignments/results":
+            self.batches.append(len(payload["results"]))
+            outcomes = []
+            for item in payload["results"]:
+                fields = {name: value for name, value in item.items() if name != "assignmentId"}
+                answer = self._assignment(item["assignmentId"], "result", fields)
+                outcomes.append(
+                    {
+                        "assignmentId": item["assignmentId"],
+                        "status": answer.status_code,
+                        "message": json.loads(answer.content).get("message"),
+                    }
+                )
+            return httpx.Response(200, json={"results": outcomes})
+        return self._assignment(int(path.split("/")[4]), path.split("/")[5], payload)
+
+    def _assignment(self, assignment_id: int, action: str, payload: dict[str, Any]) -> httpx.Response:
         job = next(job for job in self.jobs.values() if job.assignment_id == assignment_id)
         if job.lease_lost or job.status != "IN_PROGRESS" or payload["leaseToken"] != f"lease-{job.id}":
             return httpx.Response(409, json={"message": "This assignment is not current"})

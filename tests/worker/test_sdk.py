@@ -415,3 +415,36 @@ async def test_the_builtin_test_handler_with_no_duration_returns_at_once() -> No
     ctx = RecordingContext(0)
     assert await run_test_job(ctx) == TestResult()
     assert ctx.calls == []
+
+
+async def test_results_that_finish_together_are_reported_together_each_with_its_outcome() -> None:
+    """The first success goes alone; those that finish while it is on its way go in
+    one request, and each still learns its own outcome (here one lease was lost)."""
+    api = FakeApi()
+    jobs = [api.add() for _ in range(6)]
+    release = asyncio.Event()
+    worker = make_worker(api, max_concurrent_jobs=6)
+
+    @worker.handler("TEST")
+    async def handle(ctx: JobContext[TestInput]) -> TestResult:
+        await release.wait()
+        if ctx.job_id == jobs[-1].id:
+            jobs[-1].lease_lost = True  # someone else's now: its report is refused
+        return TestResult.model_validate({"sites": ctx.job_id})
+
+    task = asyncio.create_task(run(worker))
+    while api.running < 6:
+        await asyncio.sleep(0.01)  # between checks of the condition, not instead of it
+    with structlog.testing.capture_logs() as logs:
+        release.set()
+        await task
+    for job in jobs[:-1]:
+        assert [report["resultPayload"] for report in job.reports] == [{"sites": job.id}]
+        assert job.status == "SUCCEEDED"
+    assert jobs[-1].reports == []
+    assert [
+        line["job_id"] for line in logs if line["event"] == "lease lost before the result was reported"
+    ] == [jobs[-1].id]
+    assert api.batches, "some results went together"
+    singles = 6 - sum(api.batches)
+    assert len(api.batches) + singles < 6, "fewer requests than results"

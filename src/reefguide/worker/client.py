@@ -68,6 +68,8 @@ DEFAULT_RETRY = RetryPolicy()
 HEARTBEAT_RETRY = RetryPolicy(attempts=3, cap_seconds=5.0)
 # A result is the work itself: worth minutes of patience.
 REPORT_RETRY = RetryPolicy(attempts=12)
+# Most successful results one request reports (the server takes up to 1,000).
+BATCH_RESULTS = 100
 NO_RETRY = RetryPolicy(attempts=1)
 
 _RETRYABLE = frozenset({408, 425, 429})
@@ -106,6 +108,53 @@ def _lease_body(lease_token: str, **fields: Any) -> dict[str, Any]:
     return {"leaseToken": lease_token, **{name: value for name, value in fields.items() if value is not None}}
 
 
+class SuccessReports:
+    """Successful results reported together, as a database commits in groups: the
+    first goes at once, alone (on the single-result route, in its job's trace); the
+    ones that finish while a report is on its way wait for it and then go together,
+    up to BATCH_RESULTS a request. A busy worker sends one request for many results;
+    an idle one adds no delay. Each report still learns its own outcome."""
+
+    def __init__(
+        self,
+        send_one: Callable[[int, Mapping[str, Any]], Awaitable[None]],
+        send_many: Callable[[Sequence[tuple[int, Mapping[str, Any]]]], Awaitable[list[ApiError | None]]],
+    ) -> None:
+        self._send_one = send_one
+        self._send_many = send_many
+        self._waiting: list[tuple[int, Mapping[str, Any], asyncio.Future[None]]] = []
+        self._sending: asyncio.Task[None] | None = None
+
+    async def report(self, assignment_id: int, body: Mapping[str, Any]) -> None:
+        outcome: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((assignment_id, body, outcome))
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self._send_waiting())
+        await outcome  # cancelled with its caller: then its result is dropped
+
+    async def _send_waiting(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting[:BATCH_RESULTS], self._waiting[BATCH_RESULTS:]
+            try:
+                if len(batch) == 1:
+                    assignment_id, body, _ = batch[0]
+                    await self._send_one(assignment_id, body)
+                    errors: list[ApiError | None] = [None]
+                else:
+                    errors = await self._send_many(
+                        [(assignment_id, body) for assignment_id, body, _ in batch]
+                    )
+            except Exception as exc:  # the request failed as a whole: every report in it did
+                errors = [exc] * len(batch)  # type: ignore[list-item]
+            for (_, _, outcome), error in zip(batch, errors, strict=True):
+                if outcome.done():
+                    continue
+                if error is None:
+                    outcome.set_result(None)
+                else:
+                    outcome.set_exception(error)
+
+
 class WorkerClient:
     """One worker's connection to the API (`api_url` ends in /api)."""
 
@@ -132,6 +181,7 @@ class WorkerClient:
         self._sleep = sleep
         self._draw = draw
         self._auth: Authenticator = authenticator(credentials, self._post_unauthenticated, clock)
+        self._successes = SuccessReports(self._report_one, self._report_many)
 
     async def __aenter__(self) -> WorkerClient:
         return self
@@ -237,7 +287,10 @@ class WorkerClient:
         error: str | None = None,
         retryable: bool = False,
     ) -> None:
-        """End the assignment: SUCCEEDED (with the result), FAILED (with the error) or CANCELLED."""
+        """End the assignment: SUCCEEDED (with the result), FAILED (with the error) or CANCELLED.
+
+        Successes go through `SuccessReports`: alone when the worker is not busy, in
+        one request with the others that finished meanwhile when it is."""
         body = _lease_body(
             lease_token,
             status=status,
@@ -245,9 +298,29 @@ class WorkerClient:
             error=error,
             retryable=retryable or None,
         )
+        if status == "SUCCEEDED" and error is None:
+            await self._successes.report(assignment_id, body)
+            return
+        await self._report_one(assignment_id, body)
+
+    async def _report_one(self, assignment_id: int, body: Mapping[str, Any]) -> None:
         await self.request(
             "POST", f"jobs/assignments/{assignment_id}/result", json=body, retry=REPORT_RETRY, lease=True
         )
+
+    async def _report_many(self, items: Sequence[tuple[int, Mapping[str, Any]]]) -> list[ApiError | None]:
+        """Successes in one request: for each, None (done) or the error the single route would raise."""
+        body = {"results": [{"assignmentId": assignment_id, **fields} for assignment_id, fields in items]}
+        response = await self.request("POST", "jobs/assignments/results", json=body, retry=REPORT_RETRY)
+        outcomes = response.json()["results"]
+        return [
+            None
+            if outcome["status"] < 400
+            else self._error_of(
+                outcome["status"], outcome.get("message") or "", authenticated=True, lease=True
+            )
+            for outcome in outcomes
+        ]
 
     async def release(self, assignment_id: int, lease_token: str) -> None:
         """Give the job back (PENDING again, the attempt not counted)."""
@@ -321,7 +394,12 @@ class WorkerClient:
 
     @staticmethod
     def _error(response: httpx.Response, *, authenticated: bool, lease: bool) -> ApiError:
-        status, message = response.status_code, _message(response)
+        return WorkerClient._error_of(
+            response.status_code, _message(response), authenticated=authenticated, lease=lease
+        )
+
+    @staticmethod
+    def _error_of(status: int, message: str, *, authenticated: bool, lease: bool) -> ApiError:
         if lease and status in (404, 409):
             return LeaseLost(status, message)
         if authenticated and status in (401, 403):
