@@ -3,6 +3,7 @@ a batch of events in one query, however many events and jobs the batch holds."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from typing import Any
 
@@ -73,3 +74,28 @@ async def test_a_full_queue_drops_events_instead_of_blocking_the_publisher(app: 
     for i in range(QUEUE_LIMIT + 3):
         fanout.enqueue(progress(1, 1, i / QUEUE_LIMIT))
     assert fanout.dropped == 3
+
+
+async def test_with_nobody_listening_events_are_dropped_before_any_work(app: FastAPI) -> None:
+    listeners = 0
+    fanout = JobUpdateFanout(RecordingServer(), app.state.sessionmaker, listening=lambda: listeners > 0)
+    fanout.enqueue(progress(1, 1, 0.5))
+    assert fanout._queue.qsize() == 0
+    listeners = 1
+    fanout.enqueue(progress(1, 1, 0.6))
+    assert fanout._queue.qsize() == 1
+
+
+async def test_the_apps_fanout_sends_nothing_while_no_socket_is_connected(
+    app: FastAPI, client: httpx.AsyncClient, analyst: Caller, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No socket and no Redis: a job's events cost no queue and no query."""
+    sent: list[list[JobEvent]] = []
+
+    async def record(batch: list[JobEvent]) -> None:
+        sent.append(batch)
+
+    monkeypatch.setattr(app.state.realtime.fanout, "send", record)
+    await submit(client, analyst)
+    await asyncio.sleep(0.2)  # time for the fan-out task to have picked an event up
+    assert sent == []

@@ -42,8 +42,18 @@ def rooms_for(event: JobEvent, requesters: Iterable[int]) -> list[str]:
 
 
 class JobUpdateFanout:
-    def __init__(self, server: socketio.AsyncServer, sessionmaker: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        server: socketio.AsyncServer,
+        sessionmaker: async_sessionmaker[AsyncSession],
+        *,
+        listening: Callable[[], bool] = lambda: True,
+    ) -> None:
+        """`listening`: whether any socket could hear an update; when none can, events
+        are dropped at once (no queue, no requesters query: a busy job platform with
+        nobody watching pays nothing for live updates)."""
         self._server = server
+        self._listening = listening
         self._sessionmaker = sessionmaker
         self._queue: asyncio.Queue[JobEvent] = asyncio.Queue(maxsize=QUEUE_LIMIT)
         self._task: asyncio.Task[None] | None = None
@@ -65,6 +75,8 @@ class JobUpdateFanout:
             self._task = None
 
     def enqueue(self, event: JobEvent) -> None:
+        if not self._listening():
+            return
         try:
             self._queue.put_nowait(event)
         except asyncio.QueueFull:

@@ -58,7 +58,11 @@ class Realtime:
         self.server = socketio.AsyncServer(async_mode="asgi", client_manager=manager, cors_allowed_origins=[])
         # Mounted at MOUNT_PATH: everything that reaches it is Socket.IO's.
         self.asgi_app = socketio.ASGIApp(self.server, socketio_path=None)
-        self.fanout = JobUpdateFanout(self.server, sessionmaker)
+        # With Redis, sockets of other processes may be listening; without, only ours.
+        redis = manager is not None
+        self.fanout = JobUpdateFanout(
+            self.server, sessionmaker, listening=lambda: redis or bool(self.server.eio.sockets)
+        )
         self._auth = auth
         self._engine = engine
         self._sessionmaker = sessionmaker
