@@ -457,3 +457,10 @@ async def pgqueuer_enqueue(dsn: str, count: int) -> None:
         await connection.execute("VACUUM ANALYZE")
     finally:
         await connection.close()
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (as bench/queue.py computes its own)."""
+    ordered = sorted(values)
+    rank = max(1, round(fraction * len(ordered) + 0.5 - 1e-9))
+    return ordered[min(rank, len(ordered)) - 1]
