@@ -372,7 +372,7 @@ class Report:
 
 async def complete(
     session: AsyncSession, queue: Queue, assignment_id: int, lease: Lease, report: Report, *, now: datetime
-) -> Job:
+) -> JobLike:
     """End the lease with the worker's report and move the job on: SUCCEEDED (with
     its result), FAILED, PENDING again after a backoff when a retryable failure has
     attempts left, or CANCELLED when its owner asked (whatever the worker says)."""
@@ -380,9 +380,8 @@ async def complete(
         outcome = (await complete_many(session, queue, [(assignment_id, lease, report)], now=now))[0]
         if isinstance(outcome, ApiError):
             raise outcome
-        job = await session.get(Job, outcome.job_id, populate_existing=True)
-        assert job is not None
-        return job
+        assert outcome.job is not None
+        return outcome.job
     if report.status not in {FAILED, CANCELLED}:
         raise BadRequest("status must be SUCCEEDED, FAILED or CANCELLED")
     ended = (
@@ -420,6 +419,8 @@ def _count_runs(session: AsyncSession, queue: Queue, runs: list[FinishedRun]) ->
 class Completed:
     job_id: int
     status: str
+    # The job's row as the completion left it (from complete_many).
+    job: Row[Any] | None = None
 
 
 async def complete_many(
@@ -477,7 +478,7 @@ async def complete_many(
                     update(_table(Job))
                     .where(jobs.id.in_([row.job_id for row in ended]), jobs.status == IN_PROGRESS)
                     .values(status=case((jobs.cancel_requested, CANCELLED), else_=SUCCEEDED), updated_at=now)
-                    .returning(jobs.id, jobs.type, jobs.status, jobs.user_id, jobs.updated_at)
+                    .returning(*jobs)
                 )
             ).all()
         }
@@ -489,7 +490,7 @@ async def complete_many(
         if job is None:  # only a sweep can have ended the job under a live lease (by its age)
             answers[index] = Conflict(NOT_CURRENT)
             continue
-        answers[index] = Completed(job_id=job.id, status=job.status)
+        answers[index] = Completed(job_id=job.id, status=job.status, job=job)
         runs.append(FinishedRun(job.type, SUCCEEDED, (now - row.created_at).total_seconds()))
         if job.status == SUCCEEDED:
             results.append(

@@ -428,7 +428,7 @@ async def report_result(
         raise payload
     report = Report(status=body.status, result_payload=payload, error=body.error, retryable=body.retryable)
     job = await job_queue.complete(session, queue, assignment_id, _lease(body, worker), report, now=clock())
-    return ResultOut(job=JobRow.model_validate(job))
+    return ResultOut(job=_job_row(job))
 
 
 @router.post(
