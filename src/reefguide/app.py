@@ -6,6 +6,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import structlog
 from fastapi import APIRouter, FastAPI
 from opentelemetry.trace import TracerProvider
 from starlette.middleware.cors import CORSMiddleware
@@ -47,6 +48,8 @@ from reefguide.storage.routes import router as storage_router
 from reefguide.users.password_reset_routes import router as password_reset_router
 from reefguide.users.pre_approval_routes import router as pre_approval_router
 from reefguide.users.routes import router as users_router
+
+log = structlog.get_logger(__name__)
 
 DOCS_URL = "/api/docs"
 OPENAPI_URL = "/api/openapi.json"
@@ -102,14 +105,13 @@ def create_app(
         platform.start()
         realtime: Realtime = app.state.realtime
         await realtime.start(platform.events)
-        embedded = await _start_embedded_workers(app, settings)
+        app.state.embedded = await _start_embedded_workers(app, settings)
         try:
             yield
         finally:
-            if embedded is not None:
-                await embedded.stop()  # closes its backend, app.state.cluster
-            else:
-                await app.state.cluster.close()
+            # Done already when `serve` began the stop with begin_stop (then a no-op).
+            await stop_local_workers(app)
+            await app.state.cluster.close()  # a no-op for a local backend closed just now
             await realtime.stop()
             await platform.stop()
             await engine.dispose()
@@ -135,6 +137,8 @@ def create_app(
     app.state.storage = build_storage(settings)
     # Where workers run; local workers get this server's address and WORKER_* credential.
     app.state.cluster = build_backend(settings)
+    app.state.embedded = None
+    app.state.local_workers_stopped = None
     app.state.clock = utcnow
     app.state.metrics = Metrics()
     app.state.tracer = None if tracer_provider is None else tracer_provider.get_tracer(TRACER_NAME)
@@ -192,3 +196,42 @@ async def _start_embedded_workers(app: FastAPI, settings: Settings) -> EmbeddedW
     await app.state.cluster.close()
     app.state.cluster = embedded.backend
     return embedded
+
+
+async def begin_stop(app: FastAPI) -> None:
+    """The first step of a stop, while the server still listens (`serve` runs it on
+    SIGTERM or Ctrl-C, before uvicorn stops accepting): waiting claims answer (within
+    a second), the workers this server started finish or release their jobs
+    (reporting through this server), and Socket.IO connections are closed once the
+    job updates of those stops have gone out. Claims and Socket.IO long polls would
+    otherwise hold up uvicorn's wait for in-flight requests."""
+    app.state.jobs.drain()
+    await stop_local_workers(app)
+    await app.state.realtime.begin_stop()
+
+
+def hurry_stop(app: FastAPI) -> None:
+    """A second SIGTERM or Ctrl-C: the workers being stopped release their jobs now,
+    to run again elsewhere, instead of finishing them."""
+    app.state.cluster.hurry()  # the embedded workers' backend, when they are on
+
+
+async def stop_local_workers(app: FastAPI) -> None:
+    """Stop the worker processes of this server: the embedded ones (their manager
+    first, so none starts meanwhile), or an admin's always-on local ones. SIGTERM
+    lets each finish its job within its grace, or release it. Safe to call again:
+    a later call waits for the first; cancelling a caller does not cut the stop short."""
+    stopped: asyncio.Task[None] | None = app.state.local_workers_stopped
+    if stopped is None:
+        stopped = app.state.local_workers_stopped = asyncio.ensure_future(_stop_local_workers(app))
+    await asyncio.shield(stopped)
+
+
+async def _stop_local_workers(app: FastAPI) -> None:
+    embedded: EmbeddedWorkers | None = app.state.embedded
+    if embedded is not None:
+        await embedded.stop()  # closes its backend, app.state.cluster
+        log.info("embedded workers stopped")
+    elif app.state.cluster.name == "local":
+        await app.state.cluster.close()
+    # Remote (ECS) workers are not this process's to stop: the backend is closed with the rest.

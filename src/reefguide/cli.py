@@ -6,7 +6,6 @@ import asyncio
 import gc
 import getpass
 import json
-import signal
 import sys
 from collections.abc import Callable, Coroutine
 from datetime import datetime
@@ -142,7 +141,7 @@ def serve(
     # Settings first: a bad one stops the start before anything is imported or touched.
     settings = _settings(**options)
 
-    from reefguide.app import create_app
+    from reefguide.app import begin_stop, create_app, hurry_stop
     from reefguide.auth.passwords import Passwords
     from reefguide.db.engine import create_engine, create_sessionmaker, describe
     from reefguide.http.server import serve_app
@@ -173,27 +172,21 @@ def serve(
             f"\nCreated the admin account.\n  email:    {generated.email}\n"
             f"  password: {generated.password}\nStore the password now; it is not shown again.\n"
         )
-    # uvicorn shuts down gracefully on SIGTERM, then raises the signal again so the
-    # process dies of it (exit -15). Stopping on request is success: exit 0.
-    signal.signal(signal.SIGTERM, _exit_after_graceful_stop)
     app = create_app(settings, keys=keys)
     # What start-up made (modules, mappers, schemas) lives as long as the process:
     # out of the collector's sight, a full collection no longer walks it, which
     # showed as a stall of tens of milliseconds every few thousand requests.
     gc.collect()
     gc.freeze()
-
-    def begin_stop() -> None:
-        # Waiting claims and Socket.IO long polls answer at once: the graceful stop
-        # then waits only for real requests.
-        app.state.jobs.drain()
-        app.state.realtime.begin_stop()
-
-    serve_app(app, host=settings.host, port=settings.port, on_stop=begin_stop)
-
-
-def _exit_after_graceful_stop(_signum: int, _frame: object) -> None:
-    raise SystemExit(0)
+    # SIGTERM or Ctrl-C: begin_stop first, while the server still listens, then
+    # uvicorn's graceful stop and the lifespan shutdown; exit 0. A second: hurry_stop.
+    serve_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        begin_stop=lambda: begin_stop(app),
+        hurry_stop=lambda: hurry_stop(app),
+    )
 
 
 @app.command()

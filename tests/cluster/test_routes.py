@@ -64,6 +64,9 @@ class FakeBackend:
     async def close(self) -> None:
         pass
 
+    def hurry(self) -> None:
+        pass
+
 
 @pytest.fixture
 async def admin(app: FastAPI) -> dict[str, str]:

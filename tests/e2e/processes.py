@@ -15,7 +15,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -202,3 +202,12 @@ def wait_ready(server: Server) -> None:
 
 def login(base_url: str, email: str, password: str) -> httpx.Response:
     return httpx.post(f"{base_url}/api/auth/login", json={"email": email, "password": password}, timeout=10)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float, what: str) -> None:
+    """Return once `condition()` holds; fail naming `what` after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not within {timeout} s: {what}")
+        time.sleep(0.05)  # between checks of the condition, not instead of it

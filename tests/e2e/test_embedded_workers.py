@@ -14,6 +14,7 @@ import pytest
 
 from reefguide.cluster.embedded import EMBEDDED_ACCOUNT
 from tests.e2e.processes import Server, base_env, free_port, login, running_server
+from tests.e2e.procfs import child_pids, is_alive
 from tests.worker.conftest import Api
 
 pytestmark = pytest.mark.slow
@@ -32,30 +33,6 @@ def _env(data_dir: Path, **extra: str) -> dict[str, str]:
         LOG_FORMAT="json",
         **extra,
     )
-
-
-def _children(pid: int) -> set[int]:
-    """Live processes whose parent is `pid`."""
-    found = set()
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        fields = stat.rsplit(")", 1)[1].split()
-        if int(fields[1]) == pid and fields[0] != "Z":
-            found.add(int(entry.name))
-    return found
-
-
-def _alive(pid: int) -> bool:
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return False
-    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _embedded_keys(data_dir: Path) -> int:
@@ -100,15 +77,15 @@ def test_a_fresh_server_runs_a_submitted_job_by_itself_and_stops_its_workers(
         assert started["job_types"] == ["TEST"]
         launched = [line for line in server.logs() if line["event"] == "workers launched"]
         assert [line["pool"] for line in launched] == ["embedded"]
-        workers = _children(server.process.pid)
+        workers = child_pids(server.process.pid)
         assert workers, "the launched worker is still alive, waiting for more work"
         assert _embedded_keys(data_dir) == 1
         code, _seconds = server.stop()
     assert code == 0
     deadline = time.monotonic() + 10
-    while any(_alive(pid) for pid in workers) and time.monotonic() < deadline:
+    while any(is_alive(pid) for pid in workers) and time.monotonic() < deadline:
         time.sleep(0.05)  # between checks of the condition, not instead of it
-    assert not any(_alive(pid) for pid in workers), "the server stopped its workers"
+    assert not any(is_alive(pid) for pid in workers), "the server stopped its workers"
     assert _embedded_keys(data_dir) == 0, "the workers' key went with them"
 
 
@@ -122,7 +99,7 @@ def test_with_no_embedded_workers_a_job_waits_for_a_worker(
         time.sleep(3)  # several of the embedded manager's polls, had it been running
         assert api.job(job_id)["status"] == "PENDING"
         assert not [line for line in server.logs() if line["event"] == "embedded workers on"]
-        assert not _children(server.process.pid)
+        assert not child_pids(server.process.pid)
 
 
 def test_an_idle_server_has_no_worker_processes(tmp_path: Path) -> None:
@@ -130,4 +107,4 @@ def test_an_idle_server_has_no_worker_processes(tmp_path: Path) -> None:
     env = _env(tmp_path / "data", REEFGUIDE_EMBEDDED_WORKERS="true")
     with running_server(tmp_path, env, port=free_port()) as server:
         time.sleep(3)
-        assert not _children(server.process.pid)
+        assert not child_pids(server.process.pid)

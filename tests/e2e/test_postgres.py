@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
 import pytest
 
 from reefguide.db import migrate
-from tests.conftest import _admin_execute, _asyncpg_dsn, postgres_server_url
 from tests.e2e.processes import base_env, free_port, log_lines, login, run_cli, running_server
 
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture
-def empty_database() -> Iterator[str]:
-    """A fresh, empty PostgreSQL database, dropped afterwards."""
-    server = postgres_server_url()
-    if server is None:
-        pytest.skip("needs REEFGUIDE_TEST_DATABASE_URL (a PostgreSQL server where we may create databases)")
-    name = f"rg_e2e_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _asyncpg_dsn(server, name)
-    finally:
-        asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def _tables(url: str) -> list[str]:

@@ -91,6 +91,9 @@ class FakeBackend:
     async def close(self) -> None:
         self.closed = True
 
+    def hurry(self) -> None:
+        pass
+
 
 class FakeStatsApi:
     """`GET /api/jobs/stats` answering `pending`; `down` makes every request a connection

@@ -109,3 +109,8 @@ class ComputeBackend(Protocol):
     async def close(self) -> None:
         """Release what the backend holds (clients, child processes it must stop)."""
         ...
+
+    def hurry(self) -> None:
+        """A close() under way is urgent: the workers it is stopping give their jobs
+        back now instead of finishing them (nothing to do for workers it does not stop)."""
+        ...

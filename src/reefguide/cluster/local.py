@@ -226,7 +226,10 @@ class LocalBackend:
             self._supervisor = None
         async with self._lock:
             children = [c for c in (*self._service, *self._all_launched()) if not c.ended]
+            now = time.monotonic()
             for child in children:
+                if child.stopping_since is None:
+                    child.stopping_since = now
                 self._signal(child, signal.SIGTERM)
             waits = [asyncio.ensure_future(child.process.wait()) for child in children]
             if waits:
@@ -241,6 +244,13 @@ class LocalBackend:
                     wait.cancel()
             self._service.clear()
             self._launched.clear()
+
+    def hurry(self) -> None:
+        """Workers being stopped get SIGTERM again, their second: they cancel their
+        jobs and release them at once rather than finishing them in their grace."""
+        for child in (*self._service, *self._all_launched()):
+            if child.stopping_since is not None:
+                self._signal(child, signal.SIGTERM)
 
     # Supervision.
 

@@ -74,6 +74,11 @@ class JobUpdateFanout:
                 await self._task
             self._task = None
 
+    async def flush(self) -> None:
+        """Wait until the events queued so far have been sent."""
+        if self._task is not None:
+            await self._queue.join()
+
     def enqueue(self, event: JobEvent) -> None:
         if not self._listening():
             return
@@ -93,6 +98,9 @@ class JobUpdateFanout:
                 await self.send(batch)
             except Exception:
                 log.exception("job updates not sent", events=len(batch))
+            finally:
+                for _ in batch:
+                    self._queue.task_done()
 
     async def send(self, batch: list[JobEvent]) -> None:
         requesters = await self._requesters({event.job_id for event in batch})

@@ -35,6 +35,8 @@ from reefguide.users.models import Role
 log = structlog.get_logger(__name__)
 
 MOUNT_PATH = "/socket.io"
+# At a stop, how long the job updates still queued may take to go out.
+FLUSH_SECONDS = 5.0
 
 
 class Realtime:
@@ -66,7 +68,6 @@ class Realtime:
         self._auth = auth
         self._engine = engine
         self._sessionmaker = sessionmaker
-        self._loop: asyncio.AbstractEventLoop | None = None
         self._closing: asyncio.Future[None] | None = None
         self.server.on("connect", self._connect)
         self.server.on("disconnect", self._disconnect)
@@ -75,21 +76,19 @@ class Realtime:
     async def start(self, events: JobEvents) -> None:
         """Start forwarding job events; with Redis, listen for other processes' emits
         now rather than on the first connection."""
-        self._loop = asyncio.get_running_loop()
         if not self.server.manager_initialized:
             self.server.manager_initialized = True
             self.server.manager.initialize()
         self.fanout.start(events)
 
-    def begin_stop(self) -> None:
-        """The server is stopping (called from its signal handler): close every
-        connection now. A client waiting on a long poll would otherwise hold up the
-        graceful stop; closed at the transport, clients reconnect by themselves (to
-        another process, behind a load balancer)."""
-        if self._loop is not None:
-            self._loop.call_soon_threadsafe(self._close_connections)
-
-    def _close_connections(self) -> None:
+    async def begin_stop(self) -> None:
+        """The server is stopping (app.begin_stop): send the job updates still queued,
+        then close every connection. A client waiting on a long poll would otherwise
+        hold up the graceful stop; closed at the transport, clients reconnect by
+        themselves (to another process, behind a load balancer)."""
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(FLUSH_SECONDS):
+                await self.fanout.flush()
         if self.server.eio.sockets:
             self._closing = asyncio.ensure_future(self.server.eio.disconnect())
 
