@@ -460,7 +460,7 @@ async def pgqueuer_enqueue(dsn: str, count: int) -> None:
 
 
 def percentile(values: Sequence[float], fraction: float) -> float:
-    """Nearest-rank percentile (as bench/queue.py computes its own)."""
+    """Nearest-rank percentile."""
     ordered = sorted(values)
     rank = max(1, round(fraction * len(ordered) + 0.5 - 1e-9))
     return ordered[min(rank, len(ordered)) - 1]

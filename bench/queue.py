@@ -100,6 +100,7 @@ from harness import (
     free_port,
     fresh_database,
     parse_workers,
+    percentile,
     pgqueuer_enqueue,
     server,
 )
@@ -138,13 +139,6 @@ class Latency:
     @property
     def clamped(self) -> list[float]:
         return [max(sample, 0.0) for sample in self.samples_ms]
-
-
-def percentile(values: list[float], fraction: float) -> float:
-    """Nearest-rank percentile."""
-    ordered = sorted(values)
-    rank = max(1, round(fraction * len(ordered) + 0.5 - 1e-9))
-    return ordered[min(rank, len(ordered)) - 1]
 
 
 async def timed(run: Callable[[], Awaitable[None]]) -> tuple[float, float]:

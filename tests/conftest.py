@@ -28,6 +28,8 @@ from reefguide.app import create_app
 from reefguide.auth.keys import KeyPair, generate_key_pair
 from reefguide.db import migrate
 from reefguide.settings import Settings
+from reefguide.users.models import Role
+from tests.callers import Caller, caller
 
 BACKENDS = ["sqlite", "postgres"]
 POSTGRES_ENV = "REEFGUIDE_TEST_DATABASE_URL"
@@ -166,3 +168,36 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         yield http
+
+
+# A caller of each role, for any test that asks (a package may define its own).
+
+
+@pytest.fixture
+async def analyst(app: FastAPI) -> Caller:
+    return await caller(app, Role.ANALYST)
+
+
+@pytest.fixture
+async def other_analyst(app: FastAPI) -> Caller:
+    return await caller(app, Role.ANALYST)
+
+
+@pytest.fixture
+async def worker(app: FastAPI) -> Caller:
+    return await caller(app, Role.WORKER)
+
+
+@pytest.fixture
+async def other_worker(app: FastAPI) -> Caller:
+    return await caller(app, Role.WORKER)
+
+
+@pytest.fixture
+async def admin(app: FastAPI) -> Caller:
+    return await caller(app, Role.ADMIN)
+
+
+@pytest.fixture
+async def default_user(app: FastAPI) -> Caller:
+    return await caller(app, Role.DEFAULT)

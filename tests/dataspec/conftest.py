@@ -6,35 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
-from fastapi import FastAPI
 
-from reefguide.users.models import Role
-from tests.jobs.conftest import QUIET_SWEEPS, Caller, caller
+from tests.callers import Caller
+from tests.jobs.conftest import QUIET_SWEEPS
 
 
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return dict(QUIET_SWEEPS)
-
-
-@pytest.fixture
-async def admin(app: FastAPI) -> Caller:
-    return await caller(app, Role.ADMIN)
-
-
-@pytest.fixture
-async def worker(app: FastAPI) -> Caller:
-    return await caller(app, Role.WORKER)
-
-
-@pytest.fixture
-async def analyst(app: FastAPI) -> Caller:
-    return await caller(app, Role.ANALYST)
-
-
-@pytest.fixture
-async def default_user(app: FastAPI) -> Caller:
-    return await caller(app, Role.DEFAULT)
 
 
 def criterion(name: str, low: float, high: float, **fields: Any) -> dict[str, Any]:

@@ -8,8 +8,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.callers import Caller
 from tests.dataspec.conftest import criterion, post_spec, ranges, region, regions
-from tests.jobs.conftest import Caller
 
 DEPTH = criterion("depth", -50, -2, units="m", display_subtitle="Water depth", min_tooltip="Deepest")
 SLOPE = criterion("slope", 0, 40.5, units="degrees")

@@ -22,9 +22,10 @@ from reefguide.jobs.platform import JobPlatform
 from reefguide.users.models import Role
 from reefguide.worker import Login, RetryPolicy, Worker, WorkerClient
 from reefguide.worker.handlers import builtin_handlers
+from tests.callers import Caller
 from tests.dataspec.conftest import ranges, regions
 from tests.factories import PASSWORD, make_user
-from tests.jobs.conftest import QUIET_SWEEPS, Caller
+from tests.jobs.conftest import QUIET_SWEEPS
 from tests.worker.geotiffs import write_geotiff
 
 UPDATE = "DATA_SPECIFICATION_UPDATE"

@@ -1,9 +1,9 @@
-"""Callers of the job routes: an analyst who submits, a worker who runs, an admin;
-and a clock the test moves by hand (routes and sweeps read `app.state.clock()`)."""
+"""For the job routes' tests: quiet sweeps, submitting a job, and a clock the test
+moves by hand (routes and sweeps read `app.state.clock()`). The callers (analyst,
+worker, admin …) are tests/conftest.py's."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -12,8 +12,7 @@ import pytest
 from fastapi import FastAPI
 
 from reefguide.db.base import utcnow
-from reefguide.users.models import Role, User
-from tests.factories import bearer, make_user, token_for
+from tests.callers import Caller
 
 # The app's own sweeps stay asleep: a test that moves the clock runs the lease sweep
 # itself, when it means to; the scheduled data specification update is off. Merge
@@ -24,42 +23,6 @@ QUIET_SWEEPS: dict[str, Any] = {"sweep_interval_seconds": 3600.0, "data_spec_upd
 @pytest.fixture
 def settings_overrides() -> dict[str, Any]:
     return dict(QUIET_SWEEPS)
-
-
-@dataclass(frozen=True)
-class Caller:
-    user: User
-    headers: dict[str, str]
-
-
-async def caller(app: FastAPI, *roles: Role) -> Caller:
-    user = await make_user(app, roles=roles)
-    return Caller(user=user, headers=bearer(token_for(app, user)))
-
-
-@pytest.fixture
-async def analyst(app: FastAPI) -> Caller:
-    return await caller(app, Role.ANALYST)
-
-
-@pytest.fixture
-async def other_analyst(app: FastAPI) -> Caller:
-    return await caller(app, Role.ANALYST)
-
-
-@pytest.fixture
-async def worker(app: FastAPI) -> Caller:
-    return await caller(app, Role.WORKER)
-
-
-@pytest.fixture
-async def other_worker(app: FastAPI) -> Caller:
-    return await caller(app, Role.WORKER)
-
-
-@pytest.fixture
-async def admin(app: FastAPI) -> Caller:
-    return await caller(app, Role.ADMIN)
 
 
 class Clock:

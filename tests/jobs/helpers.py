@@ -18,7 +18,7 @@ from reefguide.jobs.hashing import job_hash
 from reefguide.jobs.models import Job, JobAssignment, JobRequest, JobResult
 from reefguide.jobs.types import get_job_type
 from reefguide.users.models import User
-from tests.jobs.conftest import Caller
+from tests.callers import Caller
 
 # A payload of each built-in type that its schema accepts.
 VALID_INPUT: dict[str, dict[str, Any]] = {

@@ -6,7 +6,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.jobs.conftest import Caller, Clock, submit
+from tests.callers import Caller
+from tests.jobs.conftest import Clock, submit
 from tests.jobs.helpers import (
     cancel,
     claim,

@@ -16,7 +16,8 @@ from reefguide.db.session import unit_of_work
 from reefguide.jobs.models import Job, JobAssignment, JobResult
 from reefguide.jobs.queue import NOT_AVAILABLE
 from reefguide.users.models import Role
-from tests.jobs.conftest import Caller, Clock, caller, submit
+from tests.callers import Caller, caller
+from tests.jobs.conftest import Clock, submit
 from tests.jobs.helpers import Leased, claim, insert_jobs, report
 
 JOBS = {"sqlite": 2000, "postgres": 3000}

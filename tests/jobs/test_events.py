@@ -11,7 +11,8 @@ from fastapi import FastAPI
 from reefguide.db.session import unit_of_work
 from reefguide.jobs import queue
 from reefguide.jobs.events import JobEvent
-from tests.jobs.conftest import Caller, Clock, submit
+from tests.callers import Caller
+from tests.jobs.conftest import Clock, submit
 from tests.jobs.helpers import (
     Abandoned,
     cancel,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import httpx
 
-from tests.jobs.conftest import Caller, submit
+from tests.callers import Caller
+from tests.jobs.conftest import submit
 
 
 async def test_a_job_goes_from_submission_to_result(

@@ -7,7 +7,8 @@ from fastapi import FastAPI
 
 from reefguide.db.session import unit_of_work
 from reefguide.jobs.sweeper import sweeps
-from tests.jobs.conftest import Caller, Clock, submit
+from tests.callers import Caller
+from tests.jobs.conftest import Clock, submit
 from tests.jobs.helpers import VALID_INPUT, claim_one, heartbeat, report, stored_assignments, stored_job
 
 

@@ -10,7 +10,8 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from tests.jobs.conftest import QUIET_SWEEPS, Caller, Clock, submit
+from tests.callers import Caller
+from tests.jobs.conftest import QUIET_SWEEPS, Clock, submit
 from tests.jobs.helpers import (
     Leased,
     assign,

@@ -16,7 +16,8 @@ import pytest
 from fastapi import FastAPI
 
 from reefguide.jobs import routes
-from tests.jobs.conftest import Caller, submit
+from tests.callers import Caller
+from tests.jobs.conftest import submit
 from tests.jobs.helpers import claim, claim_one, release
 
 LATENCY_BOUND = 1.0

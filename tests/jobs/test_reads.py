@@ -8,7 +8,8 @@ import httpx
 from fastapi import FastAPI
 
 from reefguide.users.models import Role
-from tests.jobs.conftest import Caller, Clock, caller, submit
+from tests.callers import Caller, caller
+from tests.jobs.conftest import Clock, submit
 from tests.jobs.helpers import cancel, claim_one, report
 
 

@@ -11,7 +11,8 @@ import pytest
 from fastapi import FastAPI
 
 from reefguide.users.models import Role
-from tests.jobs.conftest import Caller, caller, submit
+from tests.callers import Caller, caller
+from tests.jobs.conftest import submit
 from tests.jobs.helpers import claim_one
 
 

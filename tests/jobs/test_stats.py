@@ -8,7 +8,8 @@ import httpx
 from fastapi import FastAPI
 
 from reefguide.jobs.types import BUILTIN_JOB_TYPES
-from tests.jobs.conftest import Caller, Clock
+from tests.callers import Caller
+from tests.jobs.conftest import Clock
 from tests.jobs.helpers import claim, insert_jobs, report
 
 IDLE = {"pending": 0, "inProgress": 0, "oldestPendingAgeSeconds": None, "lastHour": {}}

@@ -14,7 +14,8 @@ from sqlalchemy import select
 from reefguide.auth.models import RefreshToken
 from reefguide.db.session import unit_of_work
 from reefguide.jobs.sweeper import Sweeper
-from tests.jobs.conftest import Caller, submit
+from tests.callers import Caller
+from tests.jobs.conftest import submit
 from tests.jobs.helpers import claim_one, stored_job
 
 FAST_SWEEPS = {"sweep_interval_seconds": 0.05, "job_lease_seconds": 1}

@@ -8,8 +8,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-# The job tests' callers and clock.
-from tests.jobs.conftest import QUIET_SWEEPS, analyst, clock, worker  # noqa: F401
+# The job tests' clock (the callers are tests/conftest.py's).
+from tests.jobs.conftest import QUIET_SWEEPS, clock  # noqa: F401
 
 
 @pytest.fixture

@@ -13,8 +13,9 @@ from fastapi import FastAPI
 
 from reefguide.auth.keys import KeyPair
 from reefguide.observability.metrics import SOCKETIO_CONNECTIONS
+from tests.callers import Caller
 from tests.http.conftest import client_for_database, refused_port
-from tests.jobs.conftest import QUIET_SWEEPS, Caller, Clock, submit
+from tests.jobs.conftest import QUIET_SWEEPS, Clock, submit
 from tests.jobs.helpers import claim, claim_one, report, sweep_leases
 from tests.observability.conftest import scrape
 

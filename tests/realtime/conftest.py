@@ -17,7 +17,8 @@ import uvicorn
 from fastapi import FastAPI
 
 from reefguide.users.models import Role
-from tests.jobs.conftest import QUIET_SWEEPS, Caller, caller
+from tests.callers import Caller, caller
+from tests.jobs.conftest import QUIET_SWEEPS
 
 WAIT_SECONDS = 15.0
 JobUpdate = dict[str, Any]
@@ -136,25 +137,5 @@ def token_auth(who: Caller) -> dict[str, str]:
 
 
 @pytest.fixture
-async def analyst(app: FastAPI) -> Caller:
-    return await caller(app, Role.ANALYST)
-
-
-@pytest.fixture
-async def other_analyst(app: FastAPI) -> Caller:
-    return await caller(app, Role.ANALYST)
-
-
-@pytest.fixture
 async def third_analyst(app: FastAPI) -> Caller:
     return await caller(app, Role.ANALYST)
-
-
-@pytest.fixture
-async def worker(app: FastAPI) -> Caller:
-    return await caller(app, Role.WORKER)
-
-
-@pytest.fixture
-async def admin(app: FastAPI) -> Caller:
-    return await caller(app, Role.ADMIN)

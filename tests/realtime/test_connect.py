@@ -11,7 +11,7 @@ from fastapi import FastAPI
 
 from reefguide.observability.metrics import SOCKETIO_CONNECTIONS
 from reefguide.realtime.rooms import ADMIN_ROOM, user_room
-from tests.jobs.conftest import Caller
+from tests.callers import Caller
 from tests.realtime.conftest import Connect, Listener, Refused, token_auth
 
 

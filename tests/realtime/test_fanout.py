@@ -15,7 +15,8 @@ from sqlalchemy import event
 from reefguide.db.base import utcnow
 from reefguide.jobs.events import JobEvent
 from reefguide.realtime.fanout import QUEUE_LIMIT, JobUpdateFanout
-from tests.jobs.conftest import Caller, submit
+from tests.callers import Caller
+from tests.jobs.conftest import submit
 
 
 class RecordingServer:

@@ -15,7 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.jobs.conftest import Caller, submit
+from tests.callers import Caller
+from tests.jobs.conftest import submit
 from tests.jobs.helpers import claim_one, heartbeat, report
 from tests.realtime.conftest import WAIT_SECONDS, token_auth
 

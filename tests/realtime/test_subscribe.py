@@ -8,7 +8,8 @@ from datetime import datetime
 
 import httpx
 
-from tests.jobs.conftest import Caller, submit
+from tests.callers import Caller
+from tests.jobs.conftest import submit
 from tests.jobs.helpers import claim_one, heartbeat, report
 from tests.realtime.conftest import Connect, token_auth
 
