@@ -33,7 +33,7 @@ from pydantic_settings import SettingsError as SourceError
 from reefguide.cluster.base import Pool
 from reefguide.jobs.types import job_types
 from reefguide.worker.auth import ApiKey, Credentials, Login
-from reefguide.worker.settings import api_url
+from reefguide.worker.settings import api_url, blank_is_none
 
 Backend = Literal["local", "ecs"]
 
@@ -53,10 +53,6 @@ def _no_bool(value: object) -> object:
     return value
 
 
-def _blank_is_none(value: object) -> object:
-    return None if isinstance(value, str) and not value.strip() else value
-
-
 def _comma_list(value: object) -> object:
     if isinstance(value, str):
         return tuple(item.strip() for item in value.split(",") if item.strip())
@@ -65,7 +61,7 @@ def _comma_list(value: object) -> object:
 
 Count = Annotated[int, BeforeValidator(_no_bool), Field(ge=0)]
 Number = Annotated[float, BeforeValidator(_no_bool)]
-Name = Annotated[str | None, BeforeValidator(_blank_is_none)]
+Name = Annotated[str | None, BeforeValidator(blank_is_none)]
 
 
 class PoolSettings(BaseModel):
@@ -291,7 +287,7 @@ class ManagerSettings(BaseSettings):
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        return _blank_is_none(value)
+        return blank_is_none(value)
 
 
 ENV_NAMES: dict[str, str] = {

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reefguide.errors import NotFound, Unauthorized
 from reefguide.jobs.events import JobEvent
 from reefguide.jobs.models import Job, JobAssignment
-from reefguide.jobs.queue import IN_PROGRESS
+from reefguide.jobs.queue import IN_PROGRESS, event_of
 from reefguide.jobs.service import job_readable
 from reefguide.users.models import User
 
@@ -43,12 +43,4 @@ async def job_state(session: AsyncSession, job_id: int) -> JobEvent:
     if assignment is not None and job.status == IN_PROGRESS:
         progress, message = assignment.progress, assignment.message
         updated_at = max(updated_at, assignment.updated_at)
-    return JobEvent(
-        job_id=job.id,
-        type=job.type,
-        status=job.status,
-        user_id=job.user_id,
-        progress=progress,
-        message=message,
-        updated_at=updated_at,
-    )
+    return event_of(job, progress=progress, message=message, at=updated_at)

@@ -19,6 +19,11 @@ def _env(name: str) -> AliasChoices:
     return AliasChoices(name)
 
 
+def blank_is_none(value: object) -> object:
+    """An empty or all-blank variable counts as unset (as a `.env` line `NAME=` means)."""
+    return None if isinstance(value, str) and not value.strip() else value
+
+
 class WorkerSettings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
 
@@ -81,7 +86,7 @@ class WorkerSettings(BaseSettings):
     )
     @classmethod
     def _blank_is_unset(cls, value: object) -> object:
-        return None if isinstance(value, str) and not value.strip() else value
+        return blank_is_none(value)
 
     @model_validator(mode="after")
     def _credentials(self) -> WorkerSettings:
