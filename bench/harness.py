@@ -213,6 +213,24 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def database_cpu_seconds() -> float | None:
+    """CPU time PostgreSQL's processes on this machine have used so far, including
+    backends that have exited (their time is the postmaster's children's), or None
+    when none runs here (no /proc, or a remote server)."""
+    total, found = 0, False
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, _, rest = stat.read_text().rpartition(")")
+        except OSError:  # gone since the listing
+            continue
+        if head.partition("(")[2] not in {"postgres", "postmaster"}:
+            continue
+        found = True
+        # After "(comm)": utime, stime, cutime, cstime are the 12th to 15th fields.
+        total += sum(int(value) for value in rest.split()[11:15])
+    return total / os.sysconf("SC_CLK_TCK") if found else None
+
+
 def wait_idle(pids: Sequence[int], *, window_s: float = 0.25, timeout_s: float = 60.0) -> float:
     """Wait until the processes `pids` use (almost) no CPU over `window_s`; the seconds waited.
 

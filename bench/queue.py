@@ -96,6 +96,7 @@ from harness import (
     check_drained,
     cpu_seconds,
     create_user,
+    database_cpu_seconds,
     enqueue_jobs,
     free_port,
     fresh_database,
@@ -122,6 +123,7 @@ class Drain:
     seconds: float
     client_cpu_s: float  # this process
     server_cpu_s: float | None = None  # reefguide serve, for our own runs
+    database_cpu_s: float | None = None  # PostgreSQL, when it runs on this machine
     # Round trips of our workers' requests (ms), as they saw them.
     claim_ms: list[float] = field(default_factory=list)
     results_ms: list[float] = field(default_factory=list)
@@ -141,11 +143,15 @@ class Latency:
         return [max(sample, 0.0) for sample in self.samples_ms]
 
 
-async def timed(run: Callable[[], Awaitable[None]]) -> tuple[float, float]:
-    """Wall and CPU seconds (this process) that `run` took."""
-    cpu, started = time.process_time(), time.perf_counter()
+async def timed(run: Callable[[], Awaitable[None]]) -> tuple[float, float, float | None]:
+    """Wall and CPU seconds (this process) that `run` took, and PostgreSQL's CPU
+    seconds meanwhile (None if it does not run on this machine)."""
+    database, cpu, started = database_cpu_seconds(), time.process_time(), time.perf_counter()
     await run()
-    return time.perf_counter() - started, time.process_time() - cpu
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    database_after = database_cpu_seconds()
+    used = None if database is None or database_after is None else database_after - database
+    return seconds, cpu, used
 
 
 # Ours over HTTP.
@@ -225,13 +231,13 @@ async def drain_over_http(base_url: str, token: str, *, workers: int, batch: int
                 for index, api in enumerate(apis):
                     group.create_task(worker(api, index))
 
-        seconds, cpu = await timed(run)
+        seconds, cpu, database_cpu = await timed(run)
     finally:
         for api in apis:
             await api.aclose()
     if len(claimed) != count or len(set(claimed)) != count:
         raise BenchError(f"claimed {len(claimed)} jobs ({len(set(claimed))} distinct), expected {count}")
-    return Drain(count, seconds, cpu, claim_ms=claim_ms, results_ms=results_ms)
+    return Drain(count, seconds, cpu, database_cpu_s=database_cpu, claim_ms=claim_ms, results_ms=results_ms)
 
 
 async def measure_latency(
@@ -339,14 +345,14 @@ async def pgqueuer_drain(dsn: str, count: int, consumers: int) -> Drain:
         async def run() -> None:
             await asyncio.gather(*(manager.run(mode=QueueExecutionMode.drain) for manager in managers))
 
-        seconds, cpu = await timed(run)
+        seconds, cpu, database_cpu = await timed(run)
         left = await connections[0].fetchval("SELECT count(*) FROM pgqueuer")
     finally:
         for connection in connections:
             await connection.close()
     if len(done) != count or len(set(done)) != count or left:
         raise BenchError(f"pgqueuer ran {len(done)} jobs ({len(set(done))} distinct) of {count}; {left} left")
-    return Drain(count, seconds, cpu)
+    return Drain(count, seconds, cpu, database_cpu_s=database_cpu)
 
 
 # The ceiling: raw SQL.
@@ -415,14 +421,14 @@ async def ceiling_drain(dsn: str, count: int, connections: int, batch: int) -> D
                 for connection in pool:
                     group.create_task(worker(connection))
 
-        seconds, cpu = await timed(run)
+        seconds, cpu, database_cpu = await timed(run)
         succeeded = await pool[0].fetchval("SELECT count(*) FROM jobs WHERE status = 'SUCCEEDED'")
     finally:
         for connection in pool:
             await connection.close()
     if len(done) != count or len(set(done)) != count or succeeded != count:
         raise BenchError(f"ceiling completed {len(done)} ({len(set(done))} distinct, {succeeded} in SQL)")
-    return Drain(count, seconds, cpu)
+    return Drain(count, seconds, cpu, database_cpu_s=database_cpu)
 
 
 # The run.
@@ -437,6 +443,8 @@ def describe(label: str, drain: Drain) -> str:
     line += f" client CPU {drain.client_cpu_s:.1f} s"
     if drain.server_cpu_s is not None:
         line += f", server CPU {drain.server_cpu_s:.1f} s = {drain.server_cpu_s / drain.seconds:.0%}"
+    if drain.database_cpu_s is not None:
+        line += f", PostgreSQL CPU {drain.database_cpu_s:.1f} s"
     line += ")"
     if drain.claim_ms and drain.results_ms:
         line += (

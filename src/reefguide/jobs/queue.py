@@ -24,13 +24,14 @@ from sqlalchemy import (
     exists,
     false,
     insert,
+    literal,
     or_,
     select,
-    tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from reefguide.db.bulk import among, rows_of
 from reefguide.db.session import after_commit
 from reefguide.errors import ApiError, BadRequest, Conflict, NotFound
 from reefguide.jobs.events import JobEvent, JobEvents, JobSignals
@@ -128,6 +129,12 @@ def _claimable(now: datetime) -> list[ColumnElement[bool]]:
     ]
 
 
+# The columns of a new assignment that differ between the jobs of one claim.
+_LEASE_VARYING = ("job_id", "attempt", "lease_token_hash", "expires_at", "deadline", "storage_uri")
+# The columns of a new result that differ between the results of one report.
+_RESULT_VARYING = ("job_id", "assignment_id", "result_payload", "storage_scheme", "storage_uri")
+
+
 def _max_run(job: JobLike) -> timedelta:
     job_type = get_job_type(job.type)
     return timedelta(seconds=job_type.max_run_seconds if job_type else 3600)
@@ -151,43 +158,60 @@ async def _start(
     Otherwise the whole run time up front, for workers that never heartbeat."""
     if not jobs:
         return []
+    lease = lease_for or timedelta(seconds=queue.lease_seconds)
     tokens = [secrets.token_urlsafe(32) for _ in jobs]
-    rows = []
+    # What differs from one assignment to the next; the rest is the same for all.
+    varying = []
     for job, token in zip(jobs, tokens, strict=True):
         deadline = now + _max_run(job)
-        rows.append(
-            {
-                "job_id": job.id,
-                "attempt": job.attempt_count,
-                "claimed_by_user_id": principal_id,
-                "worker_id": worker_id,
-                "ecs_task_arn": ecs_task_arn,
-                "ecs_cluster_arn": ecs_cluster_arn,
-                "lease_token_hash": hash_token(token),
-                "expires_at": min(now + (lease_for or timedelta(seconds=queue.lease_seconds)), deadline),
-                "deadline": deadline,
+        varying.append(
+            (
+                job.id,
+                job.attempt_count,
+                hash_token(token),
+                min(now + lease, deadline),
+                deadline,
+                queue.storage.location(job.type, job.id, job.attempt_count),
+            )
+        )
+    shared = {
+        "claimed_by_user_id": principal_id,
+        "worker_id": worker_id,
+        "ecs_task_arn": ecs_task_arn,
+        "ecs_cluster_arn": ecs_cluster_arn,
+        "storage_scheme": queue.storage.scheme,
+        "created_at": now,
+        "updated_at": now,
+    }
+    table = _table(JobAssignment)
+    connection = await session.connection()
+    new = rows_of(connection.dialect, "new", [table.c[name] for name in _LEASE_VARYING], varying)
+    statement = (
+        insert(table)
+        .from_select(
+            [*_LEASE_VARYING, *shared],
+            select(*new.c, *(literal(value, table.c[name].type) for name, value in shared.items())),
+        )
+        .returning(table.c.job_id, table.c.id)
+    )
+    ids: dict[int, int] = {job_id: id_ for job_id, id_ in (await connection.execute(statement)).all()}
+    claimed = [
+        Claimed(
+            job=job,
+            assignment={
+                **shared,
+                **dict(zip(_LEASE_VARYING, row, strict=True)),
+                "id": ids[job.id],
                 "heartbeat_at": None,
                 "progress": None,
                 "message": None,
-                "storage_scheme": queue.storage.scheme,
-                "storage_uri": queue.storage.location(job.type, job.id, job.attempt_count),
                 "completed_at": None,
                 "outcome": None,
                 "error": None,
-                "created_at": now,
-                "updated_at": now,
-            }
+            },
+            lease_token=token,
         )
-    # One multi-row INSERT, in Core: a claim of a hundred jobs should not pay for a
-    # hundred ORM objects.
-    table = _table(JobAssignment)
-    connection = await session.connection()
-    inserted = await connection.execute(
-        insert(table).returning(table.c.id, sort_by_parameter_order=True), rows
-    )
-    claimed = [
-        Claimed(job=job, assignment={**row, "id": assignment_id}, lease_token=token)
-        for job, token, row, (assignment_id,) in zip(jobs, tokens, rows, inserted.all(), strict=True)
+        for job, token, row in zip(jobs, tokens, varying, strict=True)
     ]
     queue.events.publish_after_commit(session, [event_of(c.job) for c in claimed])
     return claimed
@@ -377,7 +401,8 @@ async def complete(
     its result), FAILED, PENDING again after a backoff when a retryable failure has
     attempts left, or CANCELLED when its owner asked (whatever the worker says)."""
     if report.status == SUCCEEDED:
-        outcome = (await complete_many(session, queue, [(assignment_id, lease, report)], now=now))[0]
+        reports = [(assignment_id, lease, report)]
+        outcome = (await complete_many(session, queue, reports, now=now, whole_jobs=True))[0]
         if isinstance(outcome, ApiError):
             raise outcome
         assert outcome.job is not None
@@ -419,7 +444,7 @@ def _count_runs(session: AsyncSession, queue: Queue, runs: list[FinishedRun]) ->
 class Completed:
     job_id: int
     status: str
-    # The job's row as the completion left it (from complete_many).
+    # The job's row as the completion left it (complete_many's `whole_jobs`).
     job: Row[Any] | None = None
 
 
@@ -429,11 +454,13 @@ async def complete_many(
     reports: Sequence[tuple[int, Lease, Report]],
     *,
     now: datetime,
+    whole_jobs: bool = False,
 ) -> list[Completed | ApiError]:
     """Successful results, many at once, in a handful of statements whatever their
     number: the leases end, the jobs become SUCCEEDED (or CANCELLED, if their owner
     asked), their results are stored. One answer per report, in order: what the
-    job became, or the error the single-result route would give."""
+    job became (with its whole row if `whole_jobs`), or the error the single-result
+    route would give."""
     answers: list[Completed | ApiError | None] = [None] * len(reports)
     wanted: dict[int, int] = {}  # assignment id -> index of its (first) report
     by_token: list[tuple[int, str]] = []
@@ -451,38 +478,37 @@ async def complete_many(
                 by_principal.setdefault(lease.principal_id, []).append(assignment_id)
     # In Core, on plain rows: this is the path a busy fleet's results take.
     connection = await session.connection()
+    dialect = connection.dialect
     leases, jobs = _table(JobAssignment).c, _table(Job).c
-    holders: list[ColumnElement[bool]] = []
+    live = [leases.completed_at.is_(None), leases.expires_at > now]
+    ending = (
+        update(_table(JobAssignment))
+        .values(completed_at=now, outcome=SUCCEEDED, updated_at=now)
+        .returning(leases.id, leases.job_id, leases.storage_scheme, leases.storage_uri, leases.created_at)
+    )
+    ended: list[Any] = []
     if by_token:
-        holders.append(tuple_(leases.id, leases.lease_token_hash).in_(by_token))
+        presented = rows_of(dialect, "presented", [leases.id, leases.lease_token_hash], by_token)
+        holder = and_(leases.id == presented.c.id, leases.lease_token_hash == presented.c.lease_token_hash)
+        ended += (await connection.execute(ending.where(*live, holder))).all()
     for principal_id, assignment_ids in by_principal.items():
-        holders.append(and_(leases.id.in_(assignment_ids), leases.claimed_by_user_id == principal_id))
-    ended: Sequence[Any] = ()
-    if holders:
-        ended = (
-            await connection.execute(
-                update(_table(JobAssignment))
-                .where(leases.completed_at.is_(None), leases.expires_at > now, or_(*holders))
-                .values(completed_at=now, outcome=SUCCEEDED, updated_at=now)
-                .returning(
-                    leases.id, leases.job_id, leases.storage_scheme, leases.storage_uri, leases.created_at
-                )
-            )
-        ).all()
+        holder = and_(among(dialect, leases.id, assignment_ids), leases.claimed_by_user_id == principal_id)
+        ended += (await connection.execute(ending.where(*live, holder))).all()
     moved: dict[int, Any] = {}
     if ended:
+        returned = jobs if whole_jobs else (jobs.id, jobs.type, jobs.status, jobs.user_id, jobs.updated_at)
         moved = {
             row.id: row
             for row in (
                 await connection.execute(
                     update(_table(Job))
-                    .where(jobs.id.in_([row.job_id for row in ended]), jobs.status == IN_PROGRESS)
+                    .where(among(dialect, jobs.id, [row.job_id for row in ended]), jobs.status == IN_PROGRESS)
                     .values(status=case((jobs.cancel_requested, CANCELLED), else_=SUCCEEDED), updated_at=now)
-                    .returning(*jobs)
+                    .returning(*returned)
                 )
             ).all()
         }
-    results = []
+    results: list[tuple[Any, ...]] = []
     runs = []
     for row in ended:
         index = wanted.pop(row.id)
@@ -490,22 +516,21 @@ async def complete_many(
         if job is None:  # only a sweep can have ended the job under a live lease (by its age)
             answers[index] = Conflict(NOT_CURRENT)
             continue
-        answers[index] = Completed(job_id=job.id, status=job.status, job=job)
+        answers[index] = Completed(job_id=job.id, status=job.status, job=job if whole_jobs else None)
         runs.append(FinishedRun(job.type, SUCCEEDED, (now - row.created_at).total_seconds()))
         if job.status == SUCCEEDED:
-            results.append(
-                {
-                    "job_id": job.id,
-                    "assignment_id": row.id,
-                    "result_payload": reports[index][2].result_payload,
-                    "storage_scheme": row.storage_scheme,
-                    "storage_uri": row.storage_uri,
-                    "cache_valid": True,
-                    "created_at": now,
-                }
-            )
+            payload = reports[index][2].result_payload
+            results.append((job.id, row.id, payload, row.storage_scheme, row.storage_uri))
     if results:
-        await connection.execute(insert(_table(JobResult)), results)
+        stored = _table(JobResult)
+        new = rows_of(dialect, "new", [stored.c[name] for name in _RESULT_VARYING], results)
+        shared = {"cache_valid": True, "created_at": now}
+        await connection.execute(
+            insert(stored).from_select(
+                [*_RESULT_VARYING, *shared],
+                select(*new.c, *(literal(value, stored.c[name].type) for name, value in shared.items())),
+            )
+        )
     _count_runs(session, queue, runs)
     if wanted:  # leases that were not live, or not the caller's
         known = set(
@@ -515,21 +540,7 @@ async def complete_many(
             answers[index] = (
                 Conflict(NOT_CURRENT) if assignment_id in known else NotFound("Assignment not found")
             )
-    queue.events.publish_after_commit(
-        session,
-        [
-            JobEvent(
-                job_id=job.id,
-                type=job.type,
-                status=job.status,
-                user_id=job.user_id,
-                progress=None,
-                message=None,
-                updated_at=job.updated_at,
-            )
-            for job in moved.values()
-        ],
-    )
+    queue.events.publish_after_commit(session, [event_of(job) for job in moved.values()])
     assert all(answer is not None for answer in answers)
     return [answer for answer in answers if answer is not None]
 

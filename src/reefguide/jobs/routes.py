@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from reefguide.auth.dependencies import AdminUser, AnalystUser, WorkerUser, require_roles
 from reefguide.db.session import SessionDep, unit_of_work
 from reefguide.errors import ApiError, BadRequest, Forbidden, invalid
+from reefguide.http.responses import ModelResponse
 from reefguide.jobs import queue as job_queue
 from reefguide.jobs import service as jobs
 from reefguide.jobs.dependencies import ClockDep, QueueDep
@@ -268,10 +269,10 @@ async def assign(
     return AssignOut(assignment=_leased(claimed))
 
 
-@router.post("/claim")
+@router.post("/claim", response_model=ClaimOut)
 async def claim(
     body: ClaimIn, request: Request, worker: WorkerUser, queue: QueueDep, clock: ClockDep
-) -> ClaimOut:
+) -> ModelResponse:
     """Take up to `max` pending jobs of `jobTypes` at once. With `waitSeconds`, wait
     for one to arrive (answered as soon as one does) or answer an empty list at the
     deadline. Each comes with a lease of JOB_LEASE_SECONDS, kept by heartbeats."""
@@ -306,7 +307,7 @@ async def claim(
         now = time.monotonic()
         if claimed or now >= deadline or request.app.state.jobs.draining.is_set():
             queue.metrics.claim_answered(now - started, claimed=bool(claimed))
-            return answer
+            return ModelResponse(answer)
         remaining = deadline - now
         woken = await waker.wait(body.job_types, min(remaining, CLAIM_POLL_SECONDS))
         if await request.is_disconnected():
@@ -315,7 +316,7 @@ async def claim(
             if woken:
                 for job_type in body.job_types:
                     waker.notify(job_type)
-            return ClaimOut(assignments=[])
+            return ModelResponse(ClaimOut(assignments=[]))
 
 
 def _claim_trace(tracer: Tracer | None, claimed: Claimed) -> dict[str, str] | None:
@@ -332,10 +333,10 @@ def _lease(body: LeaseIn, worker: User) -> Lease:
     return Lease(token=body.lease_token, principal_id=worker.id)
 
 
-@router.post("/assignments/results")
+@router.post("/assignments/results", response_model=BatchResultsOut)
 async def report_results(
     body: BatchResultsIn, worker: WorkerUser, session: SessionDep, queue: QueueDep, clock: ClockDep
-) -> BatchResultsOut:
+) -> ModelResponse:
     """Report many results in one request; each is answered on its own (its status
     code and message as the single-result route would give them). Successes are
     completed together, in a few statements whatever their number."""
@@ -364,10 +365,12 @@ async def report_results(
             answers[index] = error
         else:
             answers[index] = job_queue.Completed(job_id=job.id, status=job.status)
-    return BatchResultsOut(
-        results=[
-            _batch_outcome(item.assignment_id, answers[index]) for index, item in enumerate(body.results)
-        ]
+    return ModelResponse(
+        BatchResultsOut(
+            results=[
+                _batch_outcome(item.assignment_id, answers[index]) for index, item in enumerate(body.results)
+            ]
+        )
     )
 
 
