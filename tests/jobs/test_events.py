@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import httpx
 import pytest
@@ -175,3 +176,25 @@ async def test_a_lease_sweep_publishes_the_jobs_it_moves(
         assert events == []
 
     assert seen(events) == [(job_id, "PENDING", None, None)]
+
+
+async def test_while_no_listener_listens_events_are_not_even_built(app: FastAPI) -> None:
+    job_events = app.state.jobs.events
+    listening = False
+    received: list[JobEvent] = []
+    unsubscribe = job_events.subscribe(received.append, listening=lambda: listening)
+    built: list[int] = []
+
+    def made(job_id: int) -> JobEvent:
+        built.append(job_id)
+        return JobEvent(1, "TEST", "PENDING", None, None, None, datetime.now(UTC))
+
+    try:
+        for job_id in (1, 2):
+            async with unit_of_work(app.state.sessionmaker) as session:
+                job_events.publish_after_commit(session, (made(job_id) for _ in range(3)))
+            listening = True
+    finally:
+        unsubscribe()
+    assert built == [2, 2, 2]
+    assert len(received) == 3

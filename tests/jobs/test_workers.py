@@ -10,6 +10,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from reefguide.jobs.schemas import ClaimOut
 from tests.callers import Caller
 from tests.jobs.conftest import QUIET_SWEEPS, Clock, submit
 from tests.jobs.helpers import (
@@ -133,6 +134,31 @@ async def test_claim_takes_up_to_max_jobs_of_the_types_asked_for(
     assert len({entry["assignment"]["leaseToken"] for entry in entries}) == 3
     assert [leased.job_id for leased in await claim(client, worker, max_jobs=10)] == [ids[2]]
     assert await claim(client, worker) == []
+
+
+async def test_a_claims_answer_is_a_claim_out_with_the_rows_as_stored(
+    client: httpx.AsyncClient, analyst: Caller, worker: Caller
+) -> None:
+    """The claim serialises its answer from the rows it wrote, without the models:
+    it must read back as exactly the ClaimOut it declares, and say what was stored."""
+    job_id = await submit(client, analyst, id=7)
+    response = await client.post(
+        "/api/jobs/claim",
+        json={"jobTypes": ["TEST"], "workerId": "w-1", "ecsTaskArn": "arn:task", "ecsClusterArn": "arn:cl"},
+        headers=worker.headers,
+    )
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert ClaimOut.model_validate(answer).model_dump(mode="json", by_alias=True) == answer
+    (entry,) = answer["assignments"]
+
+    stored = (await client.get(f"/api/jobs/{job_id}", headers=analyst.headers)).json()["job"]
+    (assignment,) = stored.pop("assignments")
+    stored.pop("result")
+    assignment.pop("result")
+    assert entry["job"] == stored
+    assert entry["assignment"] == {**assignment, "leaseToken": entry["assignment"]["leaseToken"]}
+    assert (assignment["worker_id"], assignment["ecs_task_arn"]) == ("w-1", "arn:task")
 
 
 @pytest.mark.parametrize("settings_overrides", [{**QUIET_SWEEPS, "job_lease_seconds": 90}])

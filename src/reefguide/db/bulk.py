@@ -56,7 +56,7 @@ def rows_of(
     ).subquery(name)
 
 
-def among(dialect: Dialect, target: Column[Any], items: Sequence[Any]) -> ColumnElement[bool]:
+def among(dialect: Dialect, target: ColumnElement[Any], items: Sequence[Any]) -> ColumnElement[bool]:
     """`target IN (items)`: on PostgreSQL `= ANY($1)`, one array parameter."""
     if dialect.name == "postgresql":
         return target == any_(bindparam(None, list(items), type_=ARRAY(target.type)))

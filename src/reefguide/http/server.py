@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import socket
 from collections.abc import Awaitable, Callable
@@ -20,6 +21,8 @@ GRACEFUL_STOP_SECONDS = 30
 # more than a local worker's grace and the SIGKILL after it (cluster/local.py).
 BEFORE_STOP_SECONDS = 30
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+# New objects between young collections (Python's default: 700).
+YOUNG_COLLECTION_OBJECTS = 50_000
 
 
 class _OrderlyServer(uvicorn.Server):
@@ -128,4 +131,17 @@ def serve_app(
     )
     for signum in STOP_SIGNALS:
         signal.signal(signum, _stopped_on_request)
+    tune_garbage_collector()
     _OrderlyServer(config, begin_stop, hurry_stop).run()
+
+
+def tune_garbage_collector() -> None:
+    """Python's cycle collector, set for a server. What start-up built (modules, the
+    app, its routes, models and schemas) lives as long as the process: frozen, it is
+    no longer scanned by every full collection. And a young collection comes after
+    50,000 new objects rather than 700: a claim or a report of a hundred jobs makes
+    tens of thousands of short-lived ones, freed by reference counting anyway, and the
+    collections they triggered took a tenth of the queue's CPU (bench/queue.py)."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(YOUNG_COLLECTION_OBJECTS, *gc.get_threshold()[1:])

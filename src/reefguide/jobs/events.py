@@ -43,20 +43,34 @@ class JobEvents:
     not block (put the event on a queue and return)."""
 
     def __init__(self) -> None:
-        self._listeners: list[Listener] = []
+        self._listeners: list[tuple[Listener, Callable[[], bool]]] = []
 
-    def subscribe(self, listener: Listener) -> Callable[[], None]:
-        self._listeners.append(listener)
-        return lambda: self._listeners.remove(listener)
+    def subscribe(
+        self, listener: Listener, *, listening: Callable[[], bool] = lambda: True
+    ) -> Callable[[], None]:
+        """`listening`: whether the listener wants events now. While no listener does,
+        events are not even built (publish_after_commit takes them lazily)."""
+        entry = (listener, listening)
+        self._listeners.append(entry)
+        return lambda: self._listeners.remove(entry)
+
+    def listened(self) -> bool:
+        return any(listening() for _, listening in self._listeners)
 
     def publish(self, event: JobEvent) -> None:
-        for listener in list(self._listeners):
+        for listener, listening in list(self._listeners):
+            if not listening():
+                continue
             try:
                 listener(event)
             except Exception:
                 log.exception("job_event_listener_failed", job_id=event.job_id)
 
     def publish_after_commit(self, session: AsyncSession, events: Iterable[JobEvent]) -> None:
+        """Publish `events` once the session's transaction commits. They are taken
+        now (a generator is run to its end here), and only if someone listens."""
+        if not self.listened():
+            return
         pending = list(events)
 
         def publish_all() -> None:

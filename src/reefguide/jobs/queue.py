@@ -213,7 +213,7 @@ async def _start(
         )
         for job, token, row in zip(jobs, tokens, varying, strict=True)
     ]
-    queue.events.publish_after_commit(session, [event_of(c.job) for c in claimed])
+    queue.events.publish_after_commit(session, (event_of(c.job) for c in claimed))
     return claimed
 
 
@@ -489,7 +489,13 @@ async def complete_many(
     ended: list[Any] = []
     if by_token:
         presented = rows_of(dialect, "presented", [leases.id, leases.lease_token_hash], by_token)
-        holder = and_(leases.id == presented.c.id, leases.lease_token_hash == presented.c.lease_token_hash)
+        holder = and_(
+            # Said twice: as a list, it makes PostgreSQL look the leases up by their key
+            # (joined to the rows alone, it may walk every live lease instead).
+            among(dialect, leases.id, [assignment_id for assignment_id, _ in by_token]),
+            leases.id == presented.c.id,
+            leases.lease_token_hash == presented.c.lease_token_hash,
+        )
         ended += (await connection.execute(ending.where(*live, holder))).all()
     for principal_id, assignment_ids in by_principal.items():
         holder = and_(among(dialect, leases.id, assignment_ids), leases.claimed_by_user_id == principal_id)
@@ -540,7 +546,7 @@ async def complete_many(
             answers[index] = (
                 Conflict(NOT_CURRENT) if assignment_id in known else NotFound("Assignment not found")
             )
-    queue.events.publish_after_commit(session, [event_of(job) for job in moved.values()])
+    queue.events.publish_after_commit(session, (event_of(job) for job in moved.values()))
     assert all(answer is not None for answer in answers)
     return [answer for answer in answers if answer is not None]
 

@@ -16,6 +16,7 @@ from sqlalchemy import ColumnElement, Select, case, exists, func, or_, select, t
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from reefguide.db.bulk import among
 from reefguide.db.session import after_commit
 from reefguide.errors import BadRequest, Forbidden, NotFound, invalid
 from reefguide.jobs.hashing import job_hash
@@ -319,7 +320,7 @@ async def assignment_job_types(session: AsyncSession, assignment_ids: Sequence[i
     rows = await session.execute(
         select(JobAssignment.id, Job.type)
         .join(Job, Job.id == JobAssignment.job_id)
-        .where(JobAssignment.id.in_(assignment_ids))
+        .where(among(session.get_bind().dialect, JobAssignment.id.expression, assignment_ids))
     )
     return {assignment_id: job_type for assignment_id, job_type in rows}
 

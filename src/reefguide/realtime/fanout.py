@@ -62,7 +62,7 @@ class JobUpdateFanout:
 
     def start(self, events: JobEvents) -> None:
         self._task = asyncio.create_task(self._run(), name="realtime-job-updates")
-        self._unsubscribe = events.subscribe(self.enqueue)
+        self._unsubscribe = events.subscribe(self.enqueue, listening=self._listening)
 
     async def stop(self) -> None:
         if self._unsubscribe is not None:
