@@ -322,16 +322,21 @@ def _claim_answer(claimed: list[Claimed], tracer: Tracer | None) -> Response:
     """ClaimOut, serialised straight from the rows the claim wrote and returned: for a
     hundred jobs, validating again what the database just gave was most of the route's
     time. tests/jobs/test_workers.py checks that it reads back as a ClaimOut."""
+    rows = [c.job for c in claimed if isinstance(c.job, Row)]
+    assert len(rows) == len(claimed)  # a claim returns the jobs table's rows
+    # Where each field sits in those rows: a row read by position costs a tenth of one
+    # read by name.
+    positions = [(name, rows[0]._fields.index(name)) for name in _JOB_FIELDS] if rows else []
     answer = [
         {
             "assignment": {
                 **{name: c.assignment[name] for name in _ASSIGNMENT_FIELDS},
                 "leaseToken": c.lease_token,
             },
-            "job": {name: getattr(c.job, name) for name in _JOB_FIELDS},
+            "job": {name: row[position] for name, position in positions},
             "traceContext": _claim_trace(tracer, c),
         }
-        for c in claimed
+        for c, row in zip(claimed, rows, strict=True)
     ]
     return Response(to_json({"assignments": answer}), media_type="application/json")
 
