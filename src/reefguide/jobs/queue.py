@@ -13,25 +13,28 @@ import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache, lru_cache
 from typing import Any, cast
 
 from sqlalchemy import (
     ColumnElement,
     Row,
+    Select,
     Table,
+    Update,
     and_,
+    bindparam,
     case,
     exists,
     false,
-    insert,
-    literal,
     or_,
     select,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from reefguide.db.bulk import among, rows_of
+from reefguide.db.base import UTCDateTime
+from reefguide.db.bulk import SHAPES_KEPT, among, insert_params, insert_rows, rows_of, rows_params, shape
 from reefguide.db.session import after_commit
 from reefguide.errors import ApiError, BadRequest, Conflict, NotFound
 from reefguide.jobs.events import JobEvent, JobEvents, JobSignals
@@ -121,7 +124,7 @@ def retry_backoff(attempt: int) -> timedelta:
     )
 
 
-def _claimable(now: datetime) -> list[ColumnElement[bool]]:
+def _claimable(now: datetime | ColumnElement[datetime]) -> list[ColumnElement[bool]]:
     return [
         Job.status == PENDING,
         or_(Job.run_after.is_(None), Job.run_after <= now),
@@ -185,16 +188,14 @@ async def _start(
     }
     table = _table(JobAssignment)
     connection = await session.connection()
-    new = rows_of(connection.dialect, "new", [table.c[name] for name in _LEASE_VARYING], varying)
-    statement = (
-        insert(table)
-        .from_select(
-            [*_LEASE_VARYING, *shared],
-            select(*new.c, *(literal(value, table.c[name].type) for name, value in shared.items())),
-        )
-        .returning(table.c.job_id, table.c.id)
+    dialect = connection.dialect
+    statement = insert_rows(
+        shape(dialect, len(varying)), table, _LEASE_VARYING, tuple(shared), ("job_id", "id")
     )
-    ids: dict[int, int] = {job_id: id_ for job_id, id_ in (await connection.execute(statement)).all()}
+    parameters = insert_params(dialect, table, _LEASE_VARYING, varying, shared)
+    ids: dict[int, int] = {
+        job_id: id_ for job_id, id_ in (await connection.execute(statement, parameters)).all()
+    }
     claimed = [
         Claimed(
             job=job,
@@ -217,6 +218,40 @@ async def _start(
     return claimed
 
 
+@cache
+def _claim_statement(dialect_name: str) -> Update:
+    """The claim, built once per database kind; parameters claim_types, claim_limit
+    and claim_now."""
+    now = bindparam("claim_now", type_=UTCDateTime())
+    picked = (
+        select(Job.id)
+        .where(among(dialect_name, Job.type.expression, "claim_types"), *_claimable(now))
+        .order_by(Job.priority.desc(), Job.id)
+        .limit(bindparam("claim_limit"))
+        # PostgreSQL: rows another claimer holds are passed over, not waited for.
+        # SQLite has no row locks; its single writer does the same job.
+        .with_for_update(skip_locked=True)
+    )
+    targets: Select[Any]
+    if dialect_name == "postgresql":
+        # A CTE is evaluated once. As `id IN (subquery)`, PostgreSQL may run the
+        # subquery again for each row it joins, each time skipping the rows the
+        # previous run locked, and so take more than `limit` jobs.
+        chosen = picked.cte("picked").prefix_with("MATERIALIZED")
+        targets = select(chosen.c.id)
+    else:
+        # Python's sqlite3 opens a transaction only before a statement that starts
+        # with UPDATE: a `WITH …` statement would run outside it.
+        targets = picked
+    jobs_table = _table(Job)
+    return (
+        update(jobs_table)
+        .where(jobs_table.c.id.in_(targets), jobs_table.c.status == PENDING)
+        .values(status=IN_PROGRESS, attempt_count=jobs_table.c.attempt_count + 1, updated_at=now)
+        .returning(*jobs_table.c)
+    )
+
+
 async def claim(
     session: AsyncSession,
     queue: Queue,
@@ -233,36 +268,13 @@ async def claim(
     each moved to IN_PROGRESS with a fresh lease, in one statement."""
     if not job_types or limit < 1:
         return []
-    picked = (
-        select(Job.id)
-        .where(Job.type.in_(job_types), *_claimable(now))
-        .order_by(Job.priority.desc(), Job.id)
-        .limit(limit)
-        # PostgreSQL: rows another claimer holds are passed over, not waited for.
-        # SQLite has no row locks; its single writer does the same job.
-        .with_for_update(skip_locked=True)
-    )
-    if session.get_bind().dialect.name == "postgresql":
-        # A CTE is evaluated once. As `id IN (subquery)`, PostgreSQL may run the
-        # subquery again for each row it joins, each time skipping the rows the
-        # previous run locked, and so take more than `limit` jobs.
-        chosen = picked.cte("picked").prefix_with("MATERIALIZED")
-        targets = select(chosen.c.id)
-    else:
-        # Python's sqlite3 opens a transaction only before a statement that starts
-        # with UPDATE: a `WITH …` statement would run outside it.
-        targets = picked
-    jobs_table = _table(Job)
-    statement = (
-        update(jobs_table)
-        .where(jobs_table.c.id.in_(targets), jobs_table.c.status == PENDING)
-        .values(status=IN_PROGRESS, attempt_count=jobs_table.c.attempt_count + 1, updated_at=now)
-        .returning(*jobs_table.c)
-    )
+    connection = await session.connection()
+    statement = _claim_statement(connection.dialect.name)
+    parameters = {"claim_types": list(job_types), "claim_limit": limit, "claim_now": now}
     # Plain rows, in Core: the ORM's bookkeeping for a hundred jobs costs more than the
     # statement, and nothing here changes them further.
-    connection = await session.connection()
-    jobs = sorted((await connection.execute(statement)).all(), key=lambda job: (-job.priority, job.id))
+    rows = (await connection.execute(statement, parameters)).all()
+    jobs = sorted(rows, key=lambda job: (-job.priority, job.id))
     return await _start(
         session,
         queue,
@@ -448,6 +460,62 @@ class Completed:
     job: Row[Any] | None = None
 
 
+_PRESENTED = (_table(JobAssignment).c.id, _table(JobAssignment).c.lease_token_hash)
+
+
+def _ending_leases(dialect_name: str) -> Update:
+    """Live leases among lease_ids end SUCCEEDED at lease_now (the holder's condition
+    is added by the caller)."""
+    leases = _table(JobAssignment).c
+    now = bindparam("lease_now", type_=UTCDateTime())
+    return (
+        update(_table(JobAssignment))
+        .where(
+            among(dialect_name, leases.id, "lease_ids"),
+            leases.completed_at.is_(None),
+            leases.expires_at > now,
+        )
+        .values(completed_at=now, outcome=SUCCEEDED, updated_at=now)
+        .returning(leases.id, leases.job_id, leases.storage_scheme, leases.storage_uri, leases.created_at)
+    )
+
+
+@lru_cache(maxsize=SHAPES_KEPT)
+def _end_leases_by_token(dialect_shape: tuple[str, int | None]) -> Update:
+    """Presented with their tokens (the rows `presented`: id and token hash). The id
+    list is said twice: as a list, it makes PostgreSQL look the leases up by their key
+    (joined to the rows alone, it may walk every live lease instead)."""
+    leases = _table(JobAssignment).c
+    presented = rows_of(dialect_shape, "presented", _PRESENTED)
+    return _ending_leases(dialect_shape[0]).where(
+        leases.id == presented.c.id, leases.lease_token_hash == presented.c.lease_token_hash
+    )
+
+
+@cache
+def _end_leases_by_principal(dialect_name: str) -> Update:
+    """Presented without tokens, by the principal (lease_principal) that claimed them."""
+    leases = _table(JobAssignment).c
+    return _ending_leases(dialect_name).where(leases.claimed_by_user_id == bindparam("lease_principal"))
+
+
+@cache
+def _succeed_jobs(dialect_name: str, whole_jobs: bool) -> Update:
+    """The running jobs among job_ids become SUCCEEDED at job_now (CANCELLED if their
+    owner asked); each returned whole, or what an answer and an event need."""
+    jobs = _table(Job).c
+    returned = jobs if whole_jobs else (jobs.id, jobs.type, jobs.status, jobs.user_id, jobs.updated_at)
+    return (
+        update(_table(Job))
+        .where(among(dialect_name, jobs.id, "job_ids"), jobs.status == IN_PROGRESS)
+        .values(
+            status=case((jobs.cancel_requested, CANCELLED), else_=SUCCEEDED),
+            updated_at=bindparam("job_now", type_=UTCDateTime()),
+        )
+        .returning(*returned)
+    )
+
+
 async def complete_many(
     session: AsyncSession,
     queue: Queue,
@@ -476,44 +544,26 @@ async def complete_many(
                 by_token.append((assignment_id, hash_token(lease.token)))
             else:
                 by_principal.setdefault(lease.principal_id, []).append(assignment_id)
-    # In Core, on plain rows: this is the path a busy fleet's results take.
+    # In Core, on plain rows, in statements built once: the path a busy fleet's results take.
     connection = await session.connection()
     dialect = connection.dialect
-    leases, jobs = _table(JobAssignment).c, _table(Job).c
-    live = [leases.completed_at.is_(None), leases.expires_at > now]
-    ending = (
-        update(_table(JobAssignment))
-        .values(completed_at=now, outcome=SUCCEEDED, updated_at=now)
-        .returning(leases.id, leases.job_id, leases.storage_scheme, leases.storage_uri, leases.created_at)
-    )
     ended: list[Any] = []
     if by_token:
-        presented = rows_of(dialect, "presented", [leases.id, leases.lease_token_hash], by_token)
-        holder = and_(
-            # Said twice: as a list, it makes PostgreSQL look the leases up by their key
-            # (joined to the rows alone, it may walk every live lease instead).
-            among(dialect, leases.id, [assignment_id for assignment_id, _ in by_token]),
-            leases.id == presented.c.id,
-            leases.lease_token_hash == presented.c.lease_token_hash,
-        )
-        ended += (await connection.execute(ending.where(*live, holder))).all()
+        statement = _end_leases_by_token(shape(dialect, len(by_token)))
+        parameters = {
+            **rows_params(dialect, "presented", _PRESENTED, by_token),
+            "lease_ids": [assignment_id for assignment_id, _ in by_token],
+            "lease_now": now,
+        }
+        ended += (await connection.execute(statement, parameters)).all()
     for principal_id, assignment_ids in by_principal.items():
-        holder = and_(among(dialect, leases.id, assignment_ids), leases.claimed_by_user_id == principal_id)
-        ended += (await connection.execute(ending.where(*live, holder))).all()
+        parameters = {"lease_ids": assignment_ids, "lease_principal": principal_id, "lease_now": now}
+        ended += (await connection.execute(_end_leases_by_principal(dialect.name), parameters)).all()
     moved: dict[int, Any] = {}
     if ended:
-        returned = jobs if whole_jobs else (jobs.id, jobs.type, jobs.status, jobs.user_id, jobs.updated_at)
-        moved = {
-            row.id: row
-            for row in (
-                await connection.execute(
-                    update(_table(Job))
-                    .where(among(dialect, jobs.id, [row.job_id for row in ended]), jobs.status == IN_PROGRESS)
-                    .values(status=case((jobs.cancel_requested, CANCELLED), else_=SUCCEEDED), updated_at=now)
-                    .returning(*returned)
-                )
-            ).all()
-        }
+        parameters = {"job_ids": [row.job_id for row in ended], "job_now": now}
+        rows = (await connection.execute(_succeed_jobs(dialect.name, whole_jobs), parameters)).all()
+        moved = {row.id: row for row in rows}
     results: list[tuple[Any, ...]] = []
     runs = []
     for row in ended:
@@ -529,14 +579,9 @@ async def complete_many(
             results.append((job.id, row.id, payload, row.storage_scheme, row.storage_uri))
     if results:
         stored = _table(JobResult)
-        new = rows_of(dialect, "new", [stored.c[name] for name in _RESULT_VARYING], results)
         shared = {"cache_valid": True, "created_at": now}
-        await connection.execute(
-            insert(stored).from_select(
-                [*_RESULT_VARYING, *shared],
-                select(*new.c, *(literal(value, stored.c[name].type) for name, value in shared.items())),
-            )
-        )
+        storing = insert_rows(shape(dialect, len(results)), stored, _RESULT_VARYING, tuple(shared))
+        await connection.execute(storing, insert_params(dialect, stored, _RESULT_VARYING, results, shared))
     _count_runs(session, queue, runs)
     if wanted:  # leases that were not live, or not the caller's
         known = set(

@@ -71,6 +71,10 @@ from reefguide.storage import Storage
 from reefguide.users.models import Role, User
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
+# The worker protocol's routes, apart: included ahead of the others, so the requests a
+# busy fleet makes are matched first (FastAPI tries routes in order, each try costing).
+worker_router = APIRouter(prefix="/jobs", tags=["jobs"])
+NOT_CURRENT_RESPONSES: dict[int | str, dict[str, Any]] = {409: {"description": job_queue.NOT_CURRENT}}
 admin_router = APIRouter(prefix="/admin", tags=["admin"])
 
 LIST_LIMIT_DEFAULT = 50
@@ -235,7 +239,7 @@ async def invalidate_cache(
 # Workers. Declared before /{job_id} so that the literal paths win.
 
 
-@router.get("/poll")
+@worker_router.get("/poll")
 async def poll(
     _worker: WorkerUser,
     session: SessionDep,
@@ -251,7 +255,7 @@ async def poll(
     return PollOut(jobs=[JobRow.model_validate(job) for job in found])
 
 
-@router.post("/assign", responses={409: {"description": job_queue.NOT_AVAILABLE}})
+@worker_router.post("/assign", responses={409: {"description": job_queue.NOT_AVAILABLE}})
 async def assign(
     body: AssignIn, worker: WorkerUser, session: SessionDep, queue: QueueDep, clock: ClockDep
 ) -> AssignOut:
@@ -270,7 +274,7 @@ async def assign(
     return AssignOut(assignment=_leased(claimed))
 
 
-@router.post("/claim", response_model=ClaimOut)
+@worker_router.post("/claim", response_model=ClaimOut)
 async def claim(
     body: ClaimIn, request: Request, worker: WorkerUser, queue: QueueDep, clock: ClockDep
 ) -> Response:
@@ -357,7 +361,7 @@ def _lease(body: LeaseIn, worker: User) -> Lease:
     return Lease(token=body.lease_token, principal_id=worker.id)
 
 
-@router.post("/assignments/results", response_model=BatchResultsOut)
+@worker_router.post("/assignments/results", response_model=BatchResultsOut)
 async def report_results(
     body: BatchResultsIn, worker: WorkerUser, session: SessionDep, queue: QueueDep, clock: ClockDep
 ) -> ModelResponse:
@@ -438,7 +442,7 @@ async def _checked_payloads(
     return checked
 
 
-@router.post("/assignments/{assignment_id}/result", responses={409: {"description": job_queue.NOT_CURRENT}})
+@worker_router.post("/assignments/{assignment_id}/result", responses=NOT_CURRENT_RESPONSES)
 async def report_result(
     assignment_id: Id,
     body: ResultIn,
@@ -458,9 +462,7 @@ async def report_result(
     return ResultOut(job=_job_row(job))
 
 
-@router.post(
-    "/assignments/{assignment_id}/heartbeat", responses={409: {"description": job_queue.NOT_CURRENT}}
-)
+@worker_router.post("/assignments/{assignment_id}/heartbeat", responses=NOT_CURRENT_RESPONSES)
 async def heartbeat(
     assignment_id: Id,
     body: HeartbeatIn,
@@ -483,7 +485,7 @@ async def heartbeat(
     return HeartbeatOut(cancel_requested=answer.cancel_requested, expires_at=answer.expires_at)
 
 
-@router.post("/assignments/{assignment_id}/uploads", responses={409: {"description": job_queue.NOT_CURRENT}})
+@worker_router.post("/assignments/{assignment_id}/uploads", responses=NOT_CURRENT_RESPONSES)
 async def upload_urls(
     assignment_id: Id,
     body: UploadsIn,
@@ -502,7 +504,7 @@ async def upload_urls(
     return UploadsOut(urls=urls)
 
 
-@router.post("/assignments/{assignment_id}/release", responses={409: {"description": job_queue.NOT_CURRENT}})
+@worker_router.post("/assignments/{assignment_id}/release", responses=NOT_CURRENT_RESPONSES)
 async def release(
     assignment_id: Id,
     body: LeaseIn,

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from pydantic import ValidationError
@@ -315,13 +316,19 @@ async def status_counts(session: AsyncSession) -> list[tuple[str, str, int, date
     return [(job_type, status, count, oldest) for job_type, status, count, oldest in rows]
 
 
-async def assignment_job_types(session: AsyncSession, assignment_ids: Sequence[int]) -> dict[int, str]:
-    """The job type of each of these assignments' jobs."""
-    rows = await session.execute(
+@cache
+def _assignment_types_statement(dialect_name: str) -> Select[int, str]:
+    return (
         select(JobAssignment.id, Job.type)
         .join(Job, Job.id == JobAssignment.job_id)
-        .where(among(session.get_bind().dialect, JobAssignment.id.expression, assignment_ids))
+        .where(among(dialect_name, JobAssignment.id.expression, "assignment_ids"))
     )
+
+
+async def assignment_job_types(session: AsyncSession, assignment_ids: Sequence[int]) -> dict[int, str]:
+    """The job type of each of these assignments' jobs."""
+    statement = _assignment_types_statement(session.get_bind().dialect.name)
+    rows = await session.execute(statement, {"assignment_ids": list(assignment_ids)})
     return {assignment_id: job_type for assignment_id, job_type in rows}
 
 
