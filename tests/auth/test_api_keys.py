@@ -115,3 +115,26 @@ async def test_creation_and_revocation_are_audited(client: httpx.AsyncClient, ap
     async with app.state.sessionmaker() as session:
         actions = list(await session.scalars(select(UserLog.action).where(UserLog.user_id == user.id)))
     assert actions == ["CREATE_API_KEY", "REVOKE_API_KEY"]
+
+
+async def test_last_use_is_written_at_most_once_a_minute(client: httpx.AsyncClient, app: FastAPI) -> None:
+    headers = bearer(token_for(app, await make_user(app)))
+    key = (await create_key(client, headers)).json()["key"]
+
+    async def last_used() -> datetime | None:
+        async with app.state.sessionmaker() as session:
+            return await session.scalar(select(ApiKey.last_used_at))
+
+    assert (await client.get("/api/auth/profile", headers={"x-api-key": key})).status_code == 200
+    recorded = await last_used()
+    assert recorded is not None
+    assert (await client.get("/api/auth/profile", headers={"x-api-key": key})).status_code == 200
+    assert await last_used() == recorded  # a minute has not passed: not written again
+    long_ago = datetime.now(UTC) - timedelta(minutes=2)
+    async with app.state.sessionmaker() as session:
+        await session.execute(update(ApiKey).values(last_used_at=long_ago))
+        await session.commit()
+    assert (await client.get("/api/auth/profile", headers={"x-api-key": key})).status_code == 200
+    latest = await last_used()
+    assert latest is not None
+    assert latest > long_ago

@@ -70,8 +70,16 @@ async def authenticate(session: AsyncSession, key: str) -> User | None:
     if row is None:
         return None
     api_key, user = row
-    if api_key.expires_at is not None and api_key.expires_at <= now:
+    usable, use_unrecorded = check(api_key.expires_at, api_key.last_used_at, now)
+    if not usable:
         return None
-    if api_key.last_used_at is None or now - api_key.last_used_at >= LAST_USED_RESOLUTION:
+    if use_unrecorded:
         await session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
     return user
+
+
+def check(expires_at: datetime | None, last_used_at: datetime | None, now: datetime) -> tuple[bool, bool]:
+    """Whether a key is usable now (not expired), and whether this use must be
+    recorded (its last recorded use is older than LAST_USED_RESOLUTION)."""
+    usable = expires_at is None or expires_at > now
+    return usable, last_used_at is None or now - last_used_at >= LAST_USED_RESOLUTION

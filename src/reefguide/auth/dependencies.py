@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
-from sqlalchemy import bindparam, select
+from sqlalchemy import Select, bindparam, select
 from sqlalchemy import inspect as inspect_model
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
@@ -24,6 +24,9 @@ from sqlalchemy.util import greenlet_spawn
 
 from reefguide.auth import api_keys
 from reefguide.auth.context import AuthContext
+from reefguide.auth.models import ApiKey
+from reefguide.auth.refresh import hash_secret
+from reefguide.db.base import utcnow
 from reefguide.db.session import request_unit_of_work, unit_of_work
 from reefguide.errors import Forbidden, Unauthorized
 from reefguide.observability.context import note
@@ -114,9 +117,12 @@ async def authenticate(
         return user
     if credential.api_key:
         if session is None:
-            # A transaction of its own: the key's last use is recorded even if the request fails.
-            async with unit_of_work(sessionmaker) as own_session:
-                key_user = await api_keys.authenticate(own_session, credential.api_key)
+            read, key_user = await _read_key_user(engine, credential.api_key)
+            if not read:
+                # A transaction of its own: the key's last use is recorded even if the
+                # request fails.
+                async with unit_of_work(sessionmaker) as own_session:
+                    key_user = await api_keys.authenticate(own_session, credential.api_key)
         else:
             key_user = await api_keys.authenticate(session, credential.api_key)
         if key_user is None:
@@ -133,12 +139,46 @@ _USER_BY_ID = select(*(column.columns[0].label(column.key) for column in _USER_C
 )
 
 
+# The same, with the key's expiry and last use, found by the key's hash.
+_USER_BY_KEY = (
+    select(
+        *(column.columns[0].label(column.key) for column in _USER_COLUMNS),
+        ApiKey.expires_at.label("key_expires_at"),
+        ApiKey.last_used_at.label("key_last_used_at"),
+    )
+    .join(ApiKey, ApiKey.user_id == User.__table__.c.id)
+    .where(ApiKey.key_hash == bindparam("key_hash"))
+)
+
+
+async def _read_key_user(engine: AsyncEngine, key: str) -> tuple[bool, User | None]:
+    """Every request of a worker presents its API key: while the key's last use is
+    recorded recently enough, its user is read as `_read_user` reads a token's, in
+    one SELECT. (True, the user, or None for an unknown or expired key), or (False,
+    None) when this use must be recorded, or the fast read is not to be had: then
+    the caller takes the usual path, which writes."""
+    if engine.dialect.driver != "asyncpg":
+        return False, None
+    found, values = await _select_with_asyncpg(engine, _USER_BY_KEY, hash_secret(key))
+    if not found:
+        return False, None
+    if values is None:
+        return True, None
+    expires_at, last_used_at = values.pop("key_expires_at"), values.pop("key_last_used_at")
+    usable, use_unrecorded = api_keys.check(expires_at, last_used_at, utcnow())
+    if not usable:
+        return True, None
+    if use_unrecorded:
+        return False, None
+    return True, _loaded_user(values)
+
+
 async def _read_user(engine: AsyncEngine, user_id: int) -> User | None:
     """The caller, read by every authenticated request on a connection of its own:
     one SELECT in autocommit (no BEGIN and COMMIT, no ORM session). The user comes
     back as if loaded by the ORM, with every column."""
     if engine.dialect.driver == "asyncpg":
-        found, values = await _select_with_asyncpg(engine, user_id)
+        found, values = await _select_with_asyncpg(engine, _USER_BY_ID, user_id)
         if found:
             return _loaded_user(values)
     async with engine.connect() as connection:
@@ -147,7 +187,9 @@ async def _read_user(engine: AsyncEngine, user_id: int) -> User | None:
     return _loaded_user(None if row is None else dict(row._mapping))
 
 
-async def _select_with_asyncpg(engine: AsyncEngine, user_id: int) -> tuple[bool, dict[str, Any] | None]:
+async def _select_with_asyncpg(
+    engine: AsyncEngine, statement: Select[Any], value: object
+) -> tuple[bool, dict[str, Any] | None]:
     """(True, the row or None) through asyncpg itself on a pooled connection, or
     (False, None) when the query failed. SQLAlchemy's execution layer costs several
     times the round trip, and this runs on every authenticated request; the SQL and
@@ -155,14 +197,14 @@ async def _select_with_asyncpg(engine: AsyncEngine, user_id: int) -> tuple[bool,
     # On a driver error (a server refusing connections, a connection lost mid-query)
     # the caller makes the query again the usual way, which recovers or reports it as
     # any other query would; a refused or unreachable host (OSError) is reported as is.
-    sql, conversions = _compiled(engine.dialect)
+    sql, conversions = _compiled(engine.dialect, statement)
     try:
         connection = await engine.raw_connection()
     except engine.dialect.loaded_dbapi.Error:
         return False, None
     # On failure the connection is not put back: what state it is in is unknown.
     try:
-        record = await connection.driver_connection.fetchrow(sql, user_id)  # type: ignore[union-attr]
+        record = await connection.driver_connection.fetchrow(sql, value)  # type: ignore[union-attr]
     except Exception:
         await greenlet_spawn(connection.invalidate)
         return False, None
@@ -190,12 +232,14 @@ def _loaded_user(values: dict[str, Any] | None) -> User | None:
 
 
 @functools.lru_cache(maxsize=8)
-def _compiled(dialect: Dialect) -> tuple[str, list[tuple[str, Any]]]:
-    compiled = _USER_BY_ID.compile(dialect=dialect)
-    assert compiled.positiontup == ["user_id"]
+def _compiled(dialect: Dialect, statement: Select[Any]) -> tuple[str, list[tuple[str, Any]]]:
+    """The statement's SQL, of one parameter, and each column's name and conversion."""
+    compiled = statement.compile(dialect=dialect)
+    assert compiled.positiontup is not None
+    assert len(compiled.positiontup) == 1
     conversions = [
-        (column.key, column.columns[0].type.dialect_impl(dialect).result_processor(dialect, None))
-        for column in _USER_COLUMNS
+        (str(column.key), column.type.dialect_impl(dialect).result_processor(dialect, None))
+        for column in statement.selected_columns
     ]
     return str(compiled), conversions
 
