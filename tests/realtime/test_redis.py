@@ -5,9 +5,8 @@ job submitted, run and completed entirely through the other."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -18,44 +17,14 @@ import redis.asyncio
 import socketio
 
 from reefguide.auth.keys import KeyPair
-from tests.conftest import _admin_execute, _asyncpg_dsn, postgres_server_url
 from tests.e2e.processes import base_env, free_port, running_server
 from tests.realtime.conftest import WAIT_SECONDS, Listener
 
 pytestmark = pytest.mark.slow
 
-REDIS_ENV = "REEFGUIDE_TEST_REDIS_URL"
-DEFAULT_REDIS_URL = "redis://127.0.0.1:6379/0"
 ADMIN = ("admin@example.com", "admin-password-1")
 WORKER = ("worker@example.com", "worker-password-1")
 ANALYST = ("analyst@example.com", "analyst-password-1")
-
-
-@pytest.fixture
-def redis_url() -> str:
-    url = os.environ.get(REDIS_ENV, DEFAULT_REDIS_URL)
-    try:
-        with redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2) as client:
-            client.ping()
-    except redis.RedisError as exc:
-        if os.environ.get("REEFGUIDE_REQUIRE_REDIS") == "1":
-            pytest.fail(f"REEFGUIDE_REQUIRE_REDIS=1 but Redis at {url} is unreachable: {exc}")
-        pytest.skip(f"needs Redis ({REDIS_ENV}, default {DEFAULT_REDIS_URL}): {exc}")
-    return url
-
-
-@pytest.fixture
-def fresh_database() -> Iterator[str]:
-    """An empty PostgreSQL database (the first server migrates it), dropped afterwards."""
-    server = postgres_server_url()
-    if server is None:
-        pytest.skip("needs REEFGUIDE_TEST_DATABASE_URL (a PostgreSQL server where we may create databases)")
-    name = f"rg_e2e_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _asyncpg_dsn(server, name)
-    finally:
-        asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 async def wait_for_listeners(redis_url: str, channel: str, count: int) -> None:
@@ -88,7 +57,7 @@ async def socket_client() -> AsyncIterator[socketio.AsyncClient]:
 
 
 async def test_a_client_of_one_process_hears_a_job_completed_through_another(
-    fresh_database: str,
+    empty_database: str,
     redis_url: str,
     key_pair: KeyPair,
     tmp_path: Path,
@@ -97,7 +66,7 @@ async def test_a_client_of_one_process_hears_a_job_completed_through_another(
     # A channel of this test's own: Redis pub/sub channels are shared by every database.
     channel = f"reefguide-test-{uuid.uuid4().hex}"
     settings: dict[str, Any] = {
-        "DATABASE_URL": fresh_database,
+        "DATABASE_URL": empty_database,
         "REDIS_URL": redis_url,
         "REEFGUIDE_REDIS_CHANNEL": channel,
         "JWT_PRIVATE_KEY": key_pair.private_pem(),
