@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import structlog
-from fastapi import APIRouter, FastAPI
+from fastapi import FastAPI
 from opentelemetry.trace import TracerProvider
 from starlette.middleware.cors import CORSMiddleware
 
@@ -26,6 +26,7 @@ from reefguide.http.handlers import install_error_handlers
 from reefguide.http.health import router as health_router
 from reefguide.http.middleware import RequestMiddleware
 from reefguide.http.openapi import describe_routes
+from reefguide.http.routing import API_PREFIX, ApiRouter
 from reefguide.jobs.platform import JobPlatform
 from reefguide.jobs.routes import admin_router as jobs_admin_router
 from reefguide.jobs.routes import router as jobs_router
@@ -52,8 +53,8 @@ from reefguide.users.routes import router as users_router
 
 log = structlog.get_logger(__name__)
 
-DOCS_URL = "/api/docs"
-OPENAPI_URL = "/api/openapi.json"
+DOCS_URL = f"{API_PREFIX}/docs"
+OPENAPI_URL = f"{API_PREFIX}/openapi.json"
 
 DESCRIPTION = """\
 Accounts and roles, GeoJSON polygons with notes, projects and groups, and a job
@@ -67,9 +68,9 @@ missing role, this service answers 403.
 
 # Each included once, under /api: FastAPI matches a request against nested routers
 # level by level, and that walk was a tenth of an authenticated request's cost.
-# In the order requests are matched: FastAPI tries each router's routes in turn, so the
-# busiest (health, sign-in and profile, the worker protocol) come first.
-API_ROUTERS: tuple[APIRouter, ...] = (
+# Routers whose paths cannot match a request are passed over at once
+# (http/routing.py); those that can are tried in this order.
+API_ROUTERS: tuple[ApiRouter, ...] = (
     health_router,
     jwks_router,
     auth_router,
@@ -160,7 +161,7 @@ def create_app(
     )
 
     for router in API_ROUTERS:
-        app.include_router(router, prefix="/api")
+        app.include_router(router, prefix=API_PREFIX)
     app.include_router(metrics_router)  # GET /metrics, for Prometheus: not under /api
     install_error_handlers(app)
     describe_routes(app)

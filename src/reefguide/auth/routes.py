@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends
+from fastapi import Depends
 
 from reefguide.auth import api_keys
 from reefguide.auth import service as auth_service
@@ -24,11 +24,19 @@ from reefguide.auth.schemas import (
     UserOut,
 )
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.ratelimit import rate_limited
 from reefguide.schemas import Message
 
-router = APIRouter(prefix="/auth", tags=["auth"])
-jwks_router = APIRouter(tags=["auth"])
+router = ApiRouter(prefix="/auth", tags=["auth"])
+jwks_router = ApiRouter(tags=["auth"])
+
+
+# First: routes are tried in order (http/routing.py), and a client reads its profile
+# far more often than it signs in.
+@router.get("/profile")
+async def profile(user: CurrentUser) -> ProfileOut:
+    return ProfileOut(user=UserOut.model_validate(user))
 
 
 @router.post("/register", dependencies=[Depends(rate_limited("register", "3/15 minutes"))])
@@ -59,11 +67,6 @@ async def logout(body: RefreshIn, session: SessionDep) -> Message:
     """Revoke the refresh token and every token rotated from the same login."""
     await auth_service.logout(session, refresh_token=body.refresh_token)
     return Message(message="Logged out")
-
-
-@router.get("/profile")
-async def profile(user: CurrentUser) -> ProfileOut:
-    return ProfileOut(user=UserOut.model_validate(user))
 
 
 @router.post("/change-password", dependencies=[Depends(rate_limited("change-password", "5/15 minutes"))])

@@ -11,15 +11,16 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from reefguide.auth.dependencies import AdminUser
 from reefguide.cluster.base import BackendError, BackendUnavailable, ComputeBackend
 from reefguide.cluster.schemas import ClusterStatusOut, ScaleIn, ScaleOut
 from reefguide.errors import ApiError, ServiceUnavailable
+from reefguide.http.routing import ApiRouter
 from reefguide.schemas import Message
 
-router = APIRouter(prefix="/admin", tags=["admin"])
+router = ApiRouter(prefix="/admin", tags=["admin"])
 
 BACKEND_ERRORS: dict[int | str, dict[str, Any]] = {
     502: {"description": "The compute backend answered with an error (e.g. no such ECS service)"},

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path
+from fastapi import Path
 
 from reefguide.auth.dependencies import AdminUser, AnalystUser, WorkerUser
 from reefguide.dataspec import service
@@ -24,9 +24,10 @@ from reefguide.dataspec.schemas import (
     UpdatedCounts,
 )
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.jobs.dependencies import ClockDep, QueueDep
 
-router = APIRouter(prefix="/admin", tags=["data specification"])
+router = ApiRouter(prefix="/admin", tags=["data specification"])
 
 NO_REGION: dict[int | str, dict[str, Any]] = {404: {"description": "No region of this name"}}
 RegionName = Annotated[str, Path(min_length=1, max_length=NAME_LENGTH)]

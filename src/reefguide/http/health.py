@@ -5,16 +5,17 @@ from __future__ import annotations
 import asyncio
 
 import structlog
-from fastapi import APIRouter, Request
+from fastapi import Request
 from sqlalchemy import text
 
 from reefguide.errors import ServiceUnavailable
 from reefguide.http.handlers import DATABASE_DOWN
+from reefguide.http.routing import ApiRouter
 from reefguide.schemas import Message
 
 log = structlog.get_logger(__name__)
 
-router = APIRouter(tags=["health"])
+router = ApiRouter(tags=["health"])
 
 # A probe must answer before the orchestrator's own timeout, even when the database
 # host swallows packets or accepts connections and never replies.

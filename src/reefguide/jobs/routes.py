@@ -9,7 +9,7 @@ import time
 from datetime import timedelta
 from typing import Annotated, Any, cast
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from opentelemetry.trace import Tracer
 from pydantic import ValidationError
 from pydantic_core import to_json
@@ -20,6 +20,7 @@ from reefguide.auth.dependencies import AdminUser, AnalystUser, WorkerUser, requ
 from reefguide.db.session import SessionDep, unit_of_work
 from reefguide.errors import ApiError, BadRequest, Forbidden, invalid
 from reefguide.http.responses import ModelResponse
+from reefguide.http.routing import ApiRouter
 from reefguide.jobs import queue as job_queue
 from reefguide.jobs import service as jobs
 from reefguide.jobs.dependencies import ClockDep, QueueDep
@@ -70,12 +71,12 @@ from reefguide.settings import Settings
 from reefguide.storage import Storage
 from reefguide.users.models import Role, User
 
-router = APIRouter(prefix="/jobs", tags=["jobs"])
+router = ApiRouter(prefix="/jobs", tags=["jobs"])
 # The worker protocol's routes, apart: included ahead of the others, so the requests a
 # busy fleet makes are matched first (FastAPI tries routes in order, each try costing).
-worker_router = APIRouter(prefix="/jobs", tags=["jobs"])
+worker_router = ApiRouter(prefix="/jobs", tags=["jobs"])
 NOT_CURRENT_RESPONSES: dict[int | str, dict[str, Any]] = {409: {"description": job_queue.NOT_CURRENT}}
-admin_router = APIRouter(prefix="/admin", tags=["admin"])
+admin_router = ApiRouter(prefix="/admin", tags=["admin"])
 
 LIST_LIMIT_DEFAULT = 50
 LIST_LIMIT_MAX = 500

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from reefguide.auth.dependencies import AnalystUser
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.projects import groups, service
 from reefguide.projects.schemas import (
     AddManagersOut,
@@ -34,7 +35,7 @@ from reefguide.projects.schemas import (
 )
 from reefguide.schemas import Message
 
-router = APIRouter(prefix="/groups", tags=["groups"])
+router = ApiRouter(prefix="/groups", tags=["groups"])
 
 NOT_READABLE: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such group, or one the caller is not part of"}

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from reefguide.auth.dependencies import AdminUser, AnalystUser
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.projects import service, sharing
 from reefguide.projects.models import ProjectType
 from reefguide.projects.schemas import (
@@ -43,7 +44,7 @@ from reefguide.projects.schemas import (
 )
 from reefguide.schemas import Message
 
-router = APIRouter(prefix="/projects", tags=["projects"])
+router = ApiRouter(prefix="/projects", tags=["projects"])
 
 NOT_READABLE: dict[int | str, dict[str, Any]] = {
     404: {"description": "No such project, or one the caller may not read"}

@@ -5,10 +5,9 @@ A layer keeps the original's snake_case fields, in requests too.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from reefguide.auth.dependencies import AdminUser, CurrentUser
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.spatial import map_layers
 from reefguide.spatial.schemas import (
     MapLayerEnvelope,
@@ -18,7 +17,7 @@ from reefguide.spatial.schemas import (
     MapLayerUpdateIn,
 )
 
-router = APIRouter(prefix="/map-layers", tags=["map layers"])
+router = ApiRouter(prefix="/map-layers", tags=["map layers"])
 
 
 @router.get("")

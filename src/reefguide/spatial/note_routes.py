@@ -6,10 +6,9 @@ user_id, polygon_id}`, with `user {id, email}` in lists.
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from reefguide.auth.dependencies import AnalystUser
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.spatial import notes
 from reefguide.spatial.schemas import (
     NoteEnvelope,
@@ -20,7 +19,7 @@ from reefguide.spatial.schemas import (
     NoteWithUserOut,
 )
 
-router = APIRouter(prefix="/notes", tags=["notes"])
+router = ApiRouter(prefix="/notes", tags=["notes"])
 
 
 @router.get("")

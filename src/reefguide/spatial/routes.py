@@ -8,11 +8,12 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import Depends, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from reefguide.auth.dependencies import AnalystUser
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.settings import Settings
 from reefguide.spatial import export
 from reefguide.spatial import service as polygons
@@ -28,7 +29,7 @@ from reefguide.spatial.schemas import (
     PolygonWithNotesOut,
 )
 
-router = APIRouter(prefix="/polygons", tags=["polygons"])
+router = ApiRouter(prefix="/polygons", tags=["polygons"])
 
 
 async def _max_positions(request: Request) -> int:

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import Depends, Query, Request, Response
 from fastapi.responses import FileResponse
 
 from reefguide.errors import NotFound
+from reefguide.http.routing import ApiRouter
 from reefguide.storage.base import media_type
 from reefguide.storage.local import LocalStorage
 
-router = APIRouter(prefix="/storage", tags=["storage"])
+router = ApiRouter(prefix="/storage", tags=["storage"])
 
 Expires = Annotated[str, Query(description="Unix time after which the URL is refused")]
 Signature = Annotated[str, Query(description="HMAC of the method, the path and `expires`")]

@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, BackgroundTasks, Depends, Request
+from fastapi import BackgroundTasks, Depends, Request
 from pydantic import Field
 
 from reefguide.auth.dependencies import AuthDep
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.mail import Mailer, send_quietly
 from reefguide.ratelimit import rate_limited
 from reefguide.schemas import ApiModel, EmailLookup, Message, Password
 from reefguide.users import password_reset
 
-router = APIRouter(prefix="/password-reset", tags=["password reset"])
+router = ApiRouter(prefix="/password-reset", tags=["password reset"])
 
 REQUESTED = "If an account with that email exists, a reset code has been sent."
 

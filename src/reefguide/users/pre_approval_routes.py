@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Query
+from fastapi import Body, Query
 
 from reefguide.auth.dependencies import AdminUser
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.schemas import Message
 from reefguide.users import pre_approval
 from reefguide.users.schemas import (
@@ -28,7 +29,7 @@ from reefguide.users.schemas import (
     PreApprovedUserOut,
 )
 
-router = APIRouter(prefix="/auth/admin/pre-approved-users", tags=["pre-approval"])
+router = ApiRouter(prefix="/auth/admin/pre-approved-users", tags=["pre-approval"])
 
 # /bulk and /cleanup are declared before /{approval_id}, which would otherwise claim them.
 

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import Query
 
 from reefguide.auth import service as auth_service
 from reefguide.auth.dependencies import AdminUser, AnalystUser, AuthDep
 from reefguide.auth.schemas import UserOut
 from reefguide.db.session import SessionDep
+from reefguide.http.routing import ApiRouter
 from reefguide.schemas import Message
 from reefguide.users import service as users
 from reefguide.users.models import UserAction
@@ -25,7 +26,7 @@ from reefguide.users.schemas import (
     UserSummary,
 )
 
-router = APIRouter(prefix="/users", tags=["users"])
+router = ApiRouter(prefix="/users", tags=["users"])
 
 # /search and /utils/log are declared before /{user_id}, which would otherwise claim them.
 
