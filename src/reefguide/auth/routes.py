@@ -24,6 +24,7 @@ from reefguide.auth.schemas import (
     UserOut,
 )
 from reefguide.db.session import SessionDep
+from reefguide.http.responses import ModelResponse
 from reefguide.http.routing import ApiRouter
 from reefguide.ratelimit import rate_limited
 from reefguide.schemas import Message
@@ -34,9 +35,9 @@ jwks_router = ApiRouter(tags=["auth"])
 
 # First: routes are tried in order (http/routing.py), and a client reads its profile
 # far more often than it signs in.
-@router.get("/profile")
-async def profile(user: CurrentUser) -> ProfileOut:
-    return ProfileOut(user=UserOut.model_validate(user))
+@router.get("/profile", response_model=ProfileOut)
+async def profile(user: CurrentUser) -> ModelResponse:
+    return ModelResponse(ProfileOut(user=UserOut.model_validate(user)))
 
 
 @router.post("/register", dependencies=[Depends(rate_limited("register", "3/15 minutes"))])
