@@ -4,8 +4,8 @@ size limit, security headers, the access log line and the request metrics."""
 from __future__ import annotations
 
 import json
+import secrets
 import time
-import uuid
 from collections.abc import Iterable
 
 import structlog
@@ -97,9 +97,8 @@ class RequestMiddleware:
             return
         started = time.perf_counter()
         headers = scope["headers"]
-        request_id = _valid_request_id(_header(headers, b"x-request-id")) or uuid.uuid4().hex
+        request_id = _valid_request_id(_header(headers, b"x-request-id")) or secrets.token_hex(16)
         facts = start_request(request_id)
-        structlog.contextvars.bind_contextvars(request_id=request_id)
         # For the error handler that runs outside this middleware (unhandled errors).
         scope.setdefault("state", {})["request_id"] = request_id
         status = 500
@@ -145,7 +144,6 @@ class RequestMiddleware:
                 duration_ms=round(elapsed * 1000, 2),
                 user_id=facts.get("user_id"),
             )
-            structlog.contextvars.unbind_contextvars("request_id")
 
     def _limited(self, receive: Receive, limit: int) -> Receive:
         """Count streamed bytes too: a chunked body has no Content-Length to check."""

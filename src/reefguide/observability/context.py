@@ -1,12 +1,14 @@
-"""Per-request facts the access log line needs (request id, user id).
+"""Per-request facts the logs need (request id, user id).
 
 The middleware puts a fresh dict in the context variable; code deeper in the
 request writes into that dict (never re-sets the variable), so the middleware
 sees what was written even where the framework ran it in a copied context.
+Every line logged while a request is handled carries its id (`add_request_id`).
 """
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -23,3 +25,12 @@ def note(**facts: Any) -> None:
     current = _request_facts.get()
     if current is not None:
         current.update(facts)
+
+
+def add_request_id(_logger: Any, _method: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """A log processor: the id of the request being handled, if any. One lookup;
+    structlog's `merge_contextvars` walks every context variable of the context."""
+    facts = _request_facts.get()
+    if facts is not None:
+        event.setdefault("request_id", facts["request_id"])
+    return event

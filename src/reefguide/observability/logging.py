@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import StatementError
 from structlog.typing import ExcInfo
 
+from reefguide.observability.context import add_request_id
 from reefguide.observability.tracing import add_trace_ids
 from reefguide.settings import Settings
 
@@ -183,7 +184,7 @@ def configure_logging(settings: Settings, *, tracing: bool = False) -> None:
     `tracing`: each line also carries the current span's trace id (none is added, and
     nothing is looked up, when tracing is off)."""
     shared: list[Any] = [
-        structlog.contextvars.merge_contextvars,
+        add_request_id,
         *([add_trace_ids] if tracing else []),
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
