@@ -3,13 +3,14 @@
 FastAPI 0.165 matches a request by trying every included router in turn, and each
 router by trying its routes in turn, with some bookkeeping per route tried; the
 router that matches is walked twice (once to find it, once to handle the request).
-For a small authenticated request that walk was a quarter of its Python work.
+For an authenticated profile read that walk was a quarter of its Python function
+calls (1,030 → 783 with this), though a smaller share of its CPU time.
 
 An `ApiRouter` first checks whether any of its routes could match the path at all
 (a set lookup and one `str.startswith`), and a router that cannot is passed over
-without trying its routes. It is a necessary condition only; whether a route matches is still
-FastAPI's decision. Within a router, routes are still tried in order, so each
-module declares its busiest routes first.
+without trying its routes. It is a necessary condition only: whether a route
+matches is still FastAPI's decision. Within a router, routes are still tried in
+order, so a module declares its busiest routes first.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter
-from starlette._utils import get_route_path
+from starlette._utils import get_route_path  # the path routes match (Starlette's own helper)
 from starlette.routing import Match
 from starlette.types import Scope
 
