@@ -5,6 +5,8 @@ Both are served the same way (uvicorn, one process each, same settings) on the s
 fresh PostgreSQL database, and loaded alternately in the same run (baseline, real,
 real, baseline, …), because the machine is shared and noisy: the ratio is the figure.
 Goal: the real route reaches at least 0.5× the baseline's requests/s, p99 under 50 ms.
+Each server's CPU per request (from /proc) is printed too: with one process each,
+it is what bounds the throughput, and it moves less with the hour than req/s do.
 
     uv run python bench/api.py [--rounds 3] [--duration 10] [--connections 64]
 
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +39,7 @@ from harness import (
     Load,
     Target,
     add_load_arguments,
+    cpu_seconds,
     free_port,
     fresh_database,
     have_wrk,
@@ -43,6 +47,7 @@ from harness import (
     run_wrk,
     server,
     summarise,
+    wait_idle,
 )
 
 EMAIL = "bench@example.com"
@@ -93,11 +98,11 @@ def main() -> int:
             server(
                 [str(reefguide), "serve", "--port", str(real_port), "--no-migrate", "--no-embedded-workers"],
                 env, real_log, f"http://127.0.0.1:{real_port}/api/health",
-            ),
+            ) as real_server,
             server(
                 [sys.executable, str(BENCH_DIR / "minimal_app.py"), str(minimal_port)],
                 minimal_env, minimal_log, minimal.url,
-            ),
+            ) as minimal_server,
         ):  # fmt: skip
             login = httpx.post(
                 f"http://127.0.0.1:{real_port}/api/auth/login", json={"email": EMAIL, "password": PASSWORD}
@@ -110,8 +115,14 @@ def main() -> int:
             baseline = httpx.get(minimal.url).json()
             assert baseline["user"]["email"] == EMAIL, baseline
 
+            pids = {real.name: real_server.pid, minimal.name: minimal_server.pid}
+            # Each load's server CPU per request, in µs: one process each, so its
+            # throughput is bound by this (the figure that moves least with the hour).
+            cpu_per_request: dict[str, list[float]] = {real.name: [], minimal.name: []}
+
             def load(target: Target, seconds: int) -> Load:
-                return run_wrk(
+                before = cpu_seconds(pids[target.name])
+                result = run_wrk(
                     target,
                     token,
                     duration=seconds,
@@ -119,6 +130,11 @@ def main() -> int:
                     threads=args.threads,
                     lua=lua,
                 )
+                # The requests wrk left in flight are this load's work too.
+                wait_idle([pids[target.name]])
+                used = cpu_seconds(pids[target.name]) - before
+                cpu_per_request[target.name].append(used / result.requests * 1e6)
+                return result
 
             loads = interleaved_rounds(
                 [(minimal, real)], load, rounds=args.rounds, duration=args.duration, warmup=args.warmup
@@ -139,10 +155,18 @@ def main() -> int:
         (real.name, "reefguide /api/auth/profile"),
     ):
         rps, p50, p99 = summary[name]
-        print(f"  {label:<28} {rps:>7.0f} req/s   p50 {p50:>7.2f} ms   p99 {p99:>7.2f} ms")
+        cpu = statistics.median(cpu_per_request[name][-args.rounds :])  # without the warm-up
+        print(
+            f"  {label:<28} {rps:>7.0f} req/s   p50 {p50:>7.2f} ms   p99 {p99:>7.2f} ms"
+            f"   server CPU {cpu:>4.0f} µs/request"
+        )
     ratio = summary[real.name][0] / summary[minimal.name][0]
     real_p99 = summary[real.name][2]
     print(f"  ratio (reefguide / minimal req/s): {ratio:.2f}")
+    cpu_ratio = statistics.median(cpu_per_request[minimal.name][-args.rounds :]) / statistics.median(
+        cpu_per_request[real.name][-args.rounds :]
+    )
+    print(f"  server CPU per request, minimal / reefguide: {cpu_ratio:.2f} (one process each: bounds req/s)")
     measured = sum(result.requests for result in loads[real.name])
     print(f"  access log lines with the user id: {access_lines} (measured requests: {measured})")
     met = ratio >= GOAL_RATIO and real_p99 < GOAL_P99_MS
