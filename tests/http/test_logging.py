@@ -15,6 +15,9 @@ from sqlalchemy import text
 
 from reefguide.auth.schemas import TokensOut
 from reefguide.db.session import SessionDep
+from reefguide.observability import logging as observability_logging
+from reefguide.observability.context import start_request
+from reefguide.observability.logging import ACCESS_LOGGER, configure_logging, line_handler
 from tests.factories import bearer, make_user, token_for
 from tests.http.conftest import LogCapture
 
@@ -51,6 +54,35 @@ async def test_a_given_request_id_is_returned_and_logged(
     inside = [record for record in records(captured_logs) if record["event"] == "inside the request"]
     assert [record["request_id"] for record in inside] == ["req-42.abc"]
     assert [record["request_id"] for record in access_lines(captured_logs)] == ["req-42.abc"]
+
+
+async def test_the_access_line_is_what_structlog_would_render(
+    client: httpx.AsyncClient, captured_logs: LogCapture
+) -> None:
+    # JSON lines without tracing: the access line skips structlog's processors.
+    assert observability_logging._write_access.__qualname__.startswith("_json_access_lines")
+    await client.get("/api/health", headers={"X-Request-ID": "req-7"})
+    [written] = captured_logs.lines
+    fields = {key: json.loads(written)[key] for key in ("method", "path", "status", "duration_ms", "user_id")}
+    start_request("req-7")
+    structlog.get_logger(ACCESS_LOGGER).info("request", **fields)
+    [_, rendered] = captured_logs.lines
+    timestamp = re.compile(r'"timestamp": "\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z"')
+    assert timestamp.search(written)
+    assert timestamp.sub("", written) == timestamp.sub("", rendered)
+
+
+async def test_no_access_line_above_info(app: FastAPI) -> None:
+    written: dict[str, list[str]] = {}
+    for level in ("WARNING", "INFO"):
+        configure_logging(app.state.settings.model_copy(update={"log_level": level}))
+        handler = line_handler()
+        assert handler is not None
+        written[level] = []
+        handler.listeners.append(written[level].append)
+        observability_logging.log_access(method="GET", path="/", status=200, duration_ms=1.0, user_id=None)
+    assert written["WARNING"] == []
+    assert len(written["INFO"]) == 1
 
 
 async def test_a_request_id_is_made_when_none_is_given(client: httpx.AsyncClient) -> None:

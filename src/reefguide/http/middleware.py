@@ -8,15 +8,13 @@ import secrets
 import time
 from collections.abc import Iterable
 
-import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from reefguide.errors import ApiError
 from reefguide.observability.context import start_request
+from reefguide.observability.logging import log_access
 from reefguide.observability.metrics import HttpMetrics
-
-log = structlog.get_logger("reefguide.access")
 
 # helmet's defaults.
 SECURITY_HEADERS: list[tuple[bytes, bytes]] = [
@@ -136,8 +134,7 @@ class RequestMiddleware:
             elapsed = time.perf_counter() - started
             if self.metrics is not None:
                 self.metrics.observe(scope, status, elapsed)
-            log.info(
-                "request",
+            log_access(
                 method=scope["method"],
                 path=scope["path"],
                 status=status,

@@ -7,10 +7,12 @@ validation errors and SQL statements quote of the request (`format_exception`).
 
 from __future__ import annotations
 
+import json
 import logging
 import sys
 import traceback
 from collections.abc import Callable, MutableMapping
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 import structlog
@@ -179,6 +181,44 @@ def line_handler() -> LineHandler | None:
     return next((h for h in logging.getLogger().handlers if isinstance(h, LineHandler)), None)
 
 
+ACCESS_LOGGER = "reefguide.access"
+_access = structlog.get_logger(ACCESS_LOGGER)
+
+
+def _access_through_structlog(fields: dict[str, Any]) -> None:
+    _access.info("request", **fields)
+
+
+def _json_access_lines(handler: LineHandler) -> Callable[[dict[str, Any]], None]:
+    """The access line as JSONRenderer renders it after the shared processors, key
+    for key and in the same order (tests/http/test_logging.py compares the two),
+    without going through them: it is written once per request, its fields are
+    known, none is a secret (so `redact` has nothing to do) and it carries no
+    exception. About 30 µs less server CPU per request (bench/api.py's A/B)."""
+
+    def write(fields: dict[str, Any]) -> None:
+        fields["event"] = "request"
+        add_request_id(None, "info", fields)
+        fields["level"] = "info"
+        fields["logger"] = ACCESS_LOGGER
+        fields["timestamp"] = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+        handler.write(json.dumps(fields))
+
+    return write
+
+
+def _no_access_lines(_fields: dict[str, Any]) -> None:
+    pass
+
+
+_write_access: Callable[[dict[str, Any]], None] = _access_through_structlog
+
+
+def log_access(**fields: Any) -> None:
+    """The access line of one request: `request` at INFO on the reefguide.access logger."""
+    _write_access(fields)
+
+
 def configure_logging(settings: Settings, *, tracing: bool = False) -> None:
     """Route structlog and the standard library (uvicorn, alembic) through one pipeline.
     `tracing`: each line also carries the current span's trace id (none is added, and
@@ -228,3 +268,10 @@ def configure_logging(settings: Settings, *, tracing: bool = False) -> None:
     for name in ("uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers = []
         logging.getLogger(name).propagate = True
+    global _write_access
+    if level > logging.INFO:
+        _write_access = _no_access_lines
+    elif _use_json(settings) and not tracing:
+        _write_access = _json_access_lines(handler)
+    else:
+        _write_access = _access_through_structlog
