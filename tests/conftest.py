@@ -10,6 +10,7 @@ databases); without it they are skipped, unless REEFGUIDE_REQUIRE_POSTGRES=1
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import uuid
@@ -90,6 +91,18 @@ def postgres_template() -> Iterator[tuple[str, str]]:
     asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@contextlib.contextmanager
+def _test_database(server: str, prefix: str, *, template: str | None = None) -> Iterator[str]:
+    """A database made for one test (a copy of `template`, or empty), dropped afterwards."""
+    name = f"{prefix}_{uuid.uuid4().hex[:12]}"
+    copy = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}"{copy}'))
+    try:
+        yield _asyncpg_dsn(server, name)
+    finally:
+        asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(params=BACKENDS)
 def backend(request: pytest.FixtureRequest) -> str:
     name: str = request.param
@@ -108,12 +121,8 @@ def database_url(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -
         yield f"sqlite:///{path}"
         return
     server, template_name = request.getfixturevalue("postgres_template")
-    name = f"rg_test_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}" TEMPLATE "{template_name}"'))
-    try:
-        yield _asyncpg_dsn(server, name)
-    finally:
-        asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with _test_database(server, "rg_test", template=template_name) as dsn:
+        yield dsn
 
 
 def make_settings(database_url: str, data_dir: Path, key_pair: KeyPair, **overrides: Any) -> Settings:
@@ -217,12 +226,8 @@ def empty_database() -> Iterator[str]:
     server = postgres_server_url()
     if server is None:
         pytest.skip("needs REEFGUIDE_TEST_DATABASE_URL (a PostgreSQL server where we may create databases)")
-    name = f"rg_e2e_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _asyncpg_dsn(server, name)
-    finally:
-        asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with _test_database(server, "rg_empty") as dsn:
+        yield dsn
 
 
 @pytest.fixture

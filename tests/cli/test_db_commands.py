@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
 import asyncpg
@@ -15,7 +13,6 @@ from reefguide import cli as cli_module
 from reefguide.db import migrate
 from reefguide.settings import load_settings
 from tests.cli.conftest import Cli
-from tests.conftest import _admin_execute, _asyncpg_dsn, postgres_server_url
 
 
 def _revision(url: str) -> str | None:
@@ -122,19 +119,6 @@ def test_reset_of_a_remote_database_with_force_goes_ahead(cli: Cli, monkeypatch:
 # PostgreSQL.
 
 
-@pytest.fixture
-def empty_postgres() -> Iterator[str]:
-    server = postgres_server_url()
-    if server is None:
-        pytest.skip("needs REEFGUIDE_TEST_DATABASE_URL (a PostgreSQL server where we may create databases)")
-    name = f"rg_cli_{uuid.uuid4().hex[:12]}"
-    asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}"'))
-    try:
-        yield _asyncpg_dsn(server, name)
-    finally:
-        asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
 async def _fetch(url: str, query: str, *args: object) -> list[asyncpg.Record]:
     connection = await asyncpg.connect(url)
     try:
@@ -152,13 +136,13 @@ async def _execute(url: str, script: str) -> None:
 
 
 def test_reset_on_postgresql_drops_tables_and_types_then_migrates(
-    cli: Cli, empty_postgres: str, monkeypatch: pytest.MonkeyPatch
+    cli: Cli, empty_database: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setenv("DATABASE_URL", empty_postgres)
+    monkeypatch.setenv("DATABASE_URL", empty_database)
     cli.ok("db", "upgrade")
     asyncio.run(
         _execute(
-            empty_postgres,
+            empty_database,
             "CREATE TYPE mood AS ENUM ('calm', 'stormy'); CREATE TABLE leftovers (id int, m mood)",
         )
     )
@@ -166,23 +150,23 @@ def test_reset_on_postgresql_drops_tables_and_types_then_migrates(
     tables = {
         row[0]
         for row in asyncio.run(
-            _fetch(empty_postgres, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
+            _fetch(empty_database, "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")
         )
     }
-    types = asyncio.run(_fetch(empty_postgres, "SELECT typname FROM pg_type WHERE typname = 'mood'"))
+    types = asyncio.run(_fetch(empty_database, "SELECT typname FROM pg_type WHERE typname = 'mood'"))
     assert "leftovers" not in tables
     assert "users" in tables
     assert types == []
-    assert _revision(empty_postgres) == migrate.head_revision()
+    assert _revision(empty_database) == migrate.head_revision()
 
 
-async def test_migrations_wait_for_each_other_on_postgresql(empty_postgres: str) -> None:
+async def test_migrations_wait_for_each_other_on_postgresql(empty_database: str) -> None:
     """Replicas starting together take turns: one migrates while the others wait on a lock."""
-    holder = await asyncpg.connect(empty_postgres)
+    holder = await asyncpg.connect(empty_database)
     upgrade: asyncio.Future[None] | None = None
     try:
         await holder.execute("SELECT pg_advisory_lock($1)", migrate.MIGRATION_LOCK_KEY)
-        upgrade = asyncio.ensure_future(asyncio.to_thread(migrate.upgrade, empty_postgres))
+        upgrade = asyncio.ensure_future(asyncio.to_thread(migrate.upgrade, empty_database))
         deadline = time.monotonic() + 30
         while not await holder.fetchval(
             "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()"
@@ -198,7 +182,7 @@ async def test_migrations_wait_for_each_other_on_postgresql(empty_postgres: str)
         await holder.close()  # releases the lock if a check above failed
         if upgrade is not None:
             await asyncio.wait_for(asyncio.shield(upgrade), 60)
-    assert await migrate.current_revision(empty_postgres) == migrate.head_revision()
+    assert await migrate.current_revision(empty_database) == migrate.head_revision()
 
 
 def test_a_database_migrated_by_a_newer_release_is_used_as_it_is(cli: Cli) -> None:
