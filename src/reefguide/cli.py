@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import getpass
 import json
 import sys
@@ -173,11 +172,6 @@ def serve(
             f"  password: {generated.password}\nStore the password now; it is not shown again.\n"
         )
     app = create_app(settings, keys=keys)
-    # What start-up made (modules, mappers, schemas) lives as long as the process:
-    # out of the collector's sight, a full collection no longer walks it, which
-    # showed as a stall of tens of milliseconds every few thousand requests.
-    gc.collect()
-    gc.freeze()
     # SIGTERM or Ctrl-C: begin_stop first, while the server still listens, then
     # uvicorn's graceful stop and the lifespan shutdown; exit 0. A second: hurry_stop.
     serve_app(

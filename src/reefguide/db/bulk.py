@@ -7,9 +7,10 @@ and asyncpg and PostgreSQL encode and parse far less. SQLite gets a VALUES list 
 names its columns column1, column2, …, hence the SELECT around it) and IN lists.
 
 The FROM items hold bound parameters, not values, so a statement built on them can be
-built once and run many times: `rows_params` and `among_params` give the values of one
-run. Building a statement and its cache key costs a few hundred microseconds each
-time; a worker's claim and report each ran several.
+built once and run many times: `rows_params` and `insert_params` give the values of one
+run, and an `among` list is passed as a list under its parameter's name. Building a
+statement and its cache key costs a few hundred microseconds each time; a worker's
+claim and report each ran several.
 """
 
 from __future__ import annotations
@@ -96,7 +97,7 @@ def rows_params(
 
 
 def among(dialect_name: str, target: ColumnElement[Any], name: str) -> ColumnElement[bool]:
-    """`target IN (…)`, its list the parameter `name` (among_params): on PostgreSQL
+    """`target IN (…)`, its list the parameter `name` (a list of values): on PostgreSQL
     `= ANY($1)`, one array parameter."""
     if dialect_name == "postgresql":
         return target == any_(bindparam(name, type_=ARRAY(target.type)))

@@ -138,7 +138,8 @@ def serve_app(
 def tune_garbage_collector() -> None:
     """Python's cycle collector, set for a server. What start-up built (modules, the
     app, its routes, models and schemas) lives as long as the process: frozen, it is
-    no longer scanned by every full collection. And a young collection comes after
+    no longer scanned by every full collection (which showed as a stall of tens of
+    milliseconds every few thousand requests). And a young collection comes after
     50,000 new objects rather than 700: a claim or a report of a hundred jobs makes
     tens of thousands of short-lived ones, freed by reference counting anyway, and the
     collections they triggered took a tenth of the queue's CPU (bench/queue.py)."""
