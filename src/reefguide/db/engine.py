@@ -12,6 +12,8 @@ from sqlalchemy import event, exc, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 
+from reefguide.db.pool import FairAsyncQueuePool
+
 log = structlog.get_logger(__name__)
 
 
@@ -68,6 +70,8 @@ def create_engine(
             # returned, so under steady load above pool_size every request paid for a
             # new PostgreSQL connection (a backend process, TLS negotiation, type set-up).
             "max_overflow": 0,
+            # Requests waiting for a connection get one in the order they asked.
+            "poolclass": FairAsyncQueuePool,
             "connect_args": {"timeout": connect_timeout},
         }
     engine = create_async_engine(target, **kwargs)
