@@ -12,6 +12,7 @@ import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI
 from sqlalchemy import delete, select, text, update
+from sqlalchemy.engine import Engine
 
 from reefguide.auth import tokens as tokens_module
 from reefguide.auth.dependencies import CurrentUser
@@ -126,11 +127,15 @@ async def test_a_driver_error_at_checkout_is_left_to_the_usual_query(
     engine = app.state.engine
     refused: list[bool] = []
 
-    async def refuse(self: object) -> object:
+    raw_connection = type(engine.sync_engine).raw_connection
+
+    def refuse_once(self: Engine) -> object:  # the usual query checks out a connection too
+        if refused:
+            return raw_connection(self)
         refused.append(True)
         raise engine.dialect.loaded_dbapi.OperationalError("the database system is starting up")
 
-    monkeypatch.setattr(type(engine), "raw_connection", refuse)
+    monkeypatch.setattr(type(engine.sync_engine), "raw_connection", refuse_once)
     response = await client.get("/api/auth/profile", headers=headers)
     assert response.status_code == 200, response.text
     assert refused, "the caller was read through asyncpg first"

@@ -16,11 +16,11 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader, HTTPBearer
 from sqlalchemy import Select, bindparam, select
 from sqlalchemy import inspect as inspect_model
-from sqlalchemy.engine import Dialect
+from sqlalchemy.engine import Dialect, Engine
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import make_transient_to_detached
 from sqlalchemy.orm.base import instance_state
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.util import await_, greenlet_spawn
 
 from reefguide.auth import api_keys
 from reefguide.auth.context import AuthContext
@@ -198,26 +198,36 @@ async def _select_with_asyncpg(
     # the caller makes the query again the usual way, which recovers or reports it as
     # any other query would; a refused or unreachable host (OSError) is reported as is.
     sql, conversions = _compiled(engine.dialect, statement)
-    try:
-        connection = await engine.raw_connection()
-    except engine.dialect.loaded_dbapi.Error:
+    found, record = await greenlet_spawn(_fetch_row, engine.sync_engine, sql, value)
+    if not found:
         return False, None
-    # On failure the connection is not put back: what state it is in is unknown.
-    try:
-        record = await connection.driver_connection.fetchrow(sql, value)  # type: ignore[union-attr]
-    except Exception:
-        await greenlet_spawn(connection.invalidate)
-        return False, None
-    except BaseException:
-        await greenlet_spawn(connection.invalidate)
-        raise
-    await greenlet_spawn(connection.close)
     if record is None:
         return True, None
     return True, {
         key: value if convert is None else convert(value)
         for (key, convert), value in zip(conversions, record, strict=True)
     }
+
+
+def _fetch_row(engine: Engine, sql: str, value: object) -> tuple[bool, Any]:
+    """Check out a connection, run the query on asyncpg, check it in: all in one
+    greenlet (making one costs about 10 µs of CPU: a 16 KiB stack mapped and unmapped),
+    where the pool may wait for a connection and the query is awaited."""
+    try:
+        connection = engine.raw_connection()
+    except engine.dialect.loaded_dbapi.Error:
+        return False, None
+    # On failure the connection is not put back: what state it is in is unknown.
+    try:
+        record = await_(connection.driver_connection.fetchrow(sql, value))  # type: ignore[union-attr]
+    except Exception:
+        connection.invalidate()
+        return False, None
+    except BaseException:
+        connection.invalidate()
+        raise
+    connection.close()
+    return True, record
 
 
 def _loaded_user(values: dict[str, Any] | None) -> User | None:
