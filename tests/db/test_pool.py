@@ -5,11 +5,13 @@ a waiter times out or is cancelled."""
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import exc, text
 from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.pool import StaticPool
 from sqlalchemy.util import greenlet_spawn, queue
 
 from reefguide.db.engine import async_url, create_engine
@@ -129,3 +131,14 @@ async def test_postgresql_engines_pool_fairly_and_time_out_as_before(empty_datab
             assert (await connection.execute(text("SELECT 1"))).scalar() == 1
     finally:
         await engine.dispose()
+
+
+async def test_sqlite_files_pool_fairly_and_memory_keeps_its_one_connection(tmp_path: Path) -> None:
+    on_file = create_engine(f"sqlite:///{tmp_path / 'reefguide.db'}")
+    in_memory = create_engine("sqlite:///:memory:")
+    try:
+        assert isinstance(on_file.pool, FairAsyncQueuePool)
+        assert isinstance(in_memory.pool, StaticPool)
+    finally:
+        await on_file.dispose()
+        await in_memory.dispose()

@@ -58,9 +58,15 @@ def create_engine(
     target = async_url(url)
     # Statement parameters (password hashes, token hashes) never reach an error message or log.
     kwargs: dict[str, Any] = {"hide_parameters": True}
+    database = target.database or ""
+    in_memory = is_sqlite(target) and database in {"", ":memory:"}
+    if not in_memory:
+        # Requests waiting for a connection get one in the order they asked (db/pool.py).
+        # (An in-memory SQLite database keeps SQLAlchemy's one shared connection.)
+        kwargs["poolclass"] = FairAsyncQueuePool
     if is_sqlite(target):
-        if target.database and target.database != ":memory:":
-            Path(target.database).parent.mkdir(parents=True, exist_ok=True)
+        if not in_memory:
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
         # One file, many readers, one writer: WAL, a busy timeout, and foreign keys on.
         kwargs |= {"connect_args": {"timeout": 30}}
     else:
@@ -70,8 +76,6 @@ def create_engine(
             # returned, so under steady load above pool_size every request paid for a
             # new PostgreSQL connection (a backend process, TLS negotiation, type set-up).
             "max_overflow": 0,
-            # Requests waiting for a connection get one in the order they asked.
-            "poolclass": FairAsyncQueuePool,
             "connect_args": {"timeout": connect_timeout},
         }
     engine = create_async_engine(target, **kwargs)
