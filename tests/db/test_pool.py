@@ -31,12 +31,17 @@ async def _until_waiting(fair: FairQueue[str], count: int) -> None:
     raise AssertionError(f"{len(fair._waiters)} waiters, expected {count}")
 
 
-async def test_a_returned_item_goes_to_the_longest_waiter_not_to_a_newcomer() -> None:
-    fair: FairQueue[str] = FairQueue(maxsize=3)
+async def _two_in_line(fair: FairQueue[str]) -> tuple[asyncio.Task[Any], asyncio.Task[Any]]:
     first = _waiting(fair)
     await _until_waiting(fair, 1)
     second = _waiting(fair)
     await _until_waiting(fair, 2)
+    return first, second
+
+
+async def test_a_returned_item_goes_to_the_longest_waiter_not_to_a_newcomer() -> None:
+    fair: FairQueue[str] = FairQueue(maxsize=3)
+    first, second = await _two_in_line(fair)
 
     fair.put("a", False)
     # A newcomer asking before the first waiter has run finds nothing idle.
@@ -74,10 +79,7 @@ async def test_a_waiter_that_times_out_leaves_the_line() -> None:
 
 async def test_an_item_handed_to_a_cancelled_waiter_goes_to_the_next() -> None:
     fair: FairQueue[str] = FairQueue(maxsize=1)
-    first = _waiting(fair)
-    await _until_waiting(fair, 1)
-    second = _waiting(fair)
-    await _until_waiting(fair, 2)
+    first, second = await _two_in_line(fair)
 
     fair.put("a", False)
     first.cancel()  # before it has run to take "a"
@@ -88,10 +90,7 @@ async def test_an_item_handed_to_a_cancelled_waiter_goes_to_the_next() -> None:
 
 async def test_a_cancelled_waiter_is_skipped() -> None:
     fair: FairQueue[str] = FairQueue(maxsize=1)
-    first = _waiting(fair)
-    await _until_waiting(fair, 1)
-    second = _waiting(fair)
-    await _until_waiting(fair, 2)
+    first, second = await _two_in_line(fair)
     first.cancel()
     with pytest.raises(asyncio.CancelledError):
         await first
