@@ -7,7 +7,7 @@ queue empty and waits again at the back of the line. With more requests in fligh
 than pooled connections (64 connections over a pool of 10 in bench/api.py), a few
 requests were passed over again and again: p99 68–148 ms while the median was 20 ms.
 Here a returned connection goes straight to the longest waiter, and a newcomer waits
-behind everyone already waiting: p99 27–41 ms on the same load.
+behind everyone already waiting: p99 24–43 ms on the same load.
 """
 
 from __future__ import annotations
