@@ -81,14 +81,13 @@ def postgres_template() -> Iterator[tuple[str, str]]:
         pytest.skip(
             f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/postgres)"
         )
-    name = f"rg_template_{uuid.uuid4().hex[:12]}"
     try:
-        asyncio.run(_admin_execute(server, f'CREATE DATABASE "{name}"'))
+        asyncio.run(_admin_execute(server, "SELECT 1"))
     except (OSError, asyncpg.PostgresError) as exc:
         pytest.fail(f"Cannot reach PostgreSQL at {make_url(server).host}: {exc}")
-    migrate.upgrade(_asyncpg_dsn(server, name))
-    yield server, name
-    asyncio.run(_admin_execute(server, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    with _test_database(server, "rg_template") as dsn:
+        migrate.upgrade(dsn)
+        yield server, str(make_url(dsn).database)
 
 
 @contextlib.contextmanager
