@@ -5,6 +5,7 @@ a waiter times out or is cancelled."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +142,13 @@ async def test_sqlite_files_pool_fairly_and_memory_keeps_its_one_connection(tmp_
     finally:
         await on_file.dispose()
         await in_memory.dispose()
+
+
+async def test_the_pool_logs_as_sqlalchemys_does(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """Not an INFO line of ours at every start and stop ("Pool disposed", "Pool recreating")."""
+    engine = create_engine(f"sqlite:///{tmp_path / 'reefguide.db'}")
+    with caplog.at_level(logging.INFO):
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+        await engine.dispose()
+    assert [record.getMessage() for record in caplog.records if "Pool" in record.getMessage()] == []

@@ -91,3 +91,6 @@ class FairAsyncQueuePool(AsyncAdaptedQueuePool):
     """SQLAlchemy's asyncio queue pool, with waiters served in order (`FairQueue`)."""
 
     _queue_class = FairQueue[ConnectionPoolEntry]
+    # Its log lines go where SQLAlchemy's pool's go (under `sqlalchemy`, at WARNING
+    # unless asked), not to an INFO logger of ours ("Pool disposed" at every exit).
+    _sqla_logger_namespace = "sqlalchemy.pool.impl.FairAsyncQueuePool"
